@@ -1,0 +1,32 @@
+# One image for every service of the stack, built from the same lock file as `make setup`.
+# docker compose (compose.yaml) runs each service from it with the same entry points as
+# scripts/stack.py. Rasa 3.6 needs Python 3.10.
+FROM python:3.10-slim AS base
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PYTHONPATH=/app \
+    RASA_TELEMETRY_ENABLED=false \
+    TF_CPP_MIN_LOG_LEVEL=2
+
+WORKDIR /app
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+
+# Dependencies first, so code changes do not reinstall them. Same commands as scripts/setup.sh.
+COPY requirements.lock ./
+RUN python -m pip install --quiet --disable-pip-version-check "pip==24.0" \
+    && python -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock \
+    && python -m pip check
+
+COPY . .
+# The model is trained at build time by the same script `make setup` uses.
+RUN python scripts/train.py --if-needed
+
+RUN useradd --create-home --uid 10001 assistant && chown -R assistant /app
+USER assistant
+
+# Secrets (RASA_TOKEN, ACTION_SERVER_TOKEN, ORDERS_TOKEN, RECORDS_TOKEN) come from the
+# environment at run time; no default is baked in, and Rasa's API does not start without one.
+CMD ["sh", "-c", "exec python -m rasa run --enable-api --auth-token \"${RASA_TOKEN:?RASA_TOKEN is not set}\" --model bot/models/aftersales.tar.gz --endpoints endpoints.yml --credentials credentials.yml --port 5005"]

@@ -1,0 +1,213 @@
+"""Handing the conversation to a person, with everything the agent needs.
+
+A handoff ticket carries the context: a short Chinese summary, the transcript, the
+slots, the order snapshot (only for a verified owner), the reason and the priority.
+Priorities come from the policy (HANDOFF-PRIORITY); strong anger or distress moves a
+ticket one step up. Outside human service hours (SERVICE-HOURS) the ticket becomes a
+scheduled callback and the shopper is told when.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.conversation import (
+    channel_of,
+    conversation_id,
+    idempotency_key,
+    latest_intent,
+    latest_text,
+    transcript,
+)
+from bot.actions.http_client import ServiceError
+from bot.actions.order_client import Order
+from bot.actions.ownership import verified_order
+from bot.actions.records_client import NewHandoff
+from bot.actions.services import call, services
+from bot.policy import Policy
+from service_common.pii import mask_phone
+
+logger = logging.getLogger(__name__)
+
+HANDOFF_RULE = "HANDOFF-PRIORITY"
+# What the shopper's latest intent says about why a person is needed.
+REASON_BY_INTENT = {
+    "request_human": "user_request",
+    "request_compensation": "beyond_authority",
+    "report_urgent_issue": "urgent",
+    "nlu_fallback": "repeated_failure",
+}
+# How long a queued ticket may wait for an agent, by priority (1 = most urgent).
+# Urgent matters start within 5 minutes (004 §3.1); the rest within the half hour.
+SLA_MINUTES = {1: 5, 2: 15, 3: 15}
+DEFAULT_SLA_MINUTES = 30
+# Words of strong anger or distress: insults, threats to escalate, repeated urging.
+DISTRESS_PATTERN = re.compile(
+    r"投诉到底|曝光|媒体|律师|起诉|法院|12315|骗子|垃圾|气死|太过分|什么破|滚|马上|立刻|赶紧|快点|"
+    r"到底|!{2,}|！{2,}|？{2,}|\?{2,}"
+)
+INTENT_SUMMARY = {
+    "request_human": "顾客要求人工服务",
+    "request_compensation": "顾客要求赔偿，超出机器人权限",
+    "report_urgent_issue": "紧急情况（账户安全/支付异常等）",
+    "check_refund_status": "查询退款进度",
+    "request_return": "申请退货",
+    "request_exchange": "申请换货",
+    "report_quality_issue": "反映商品质量问题",
+    "file_complaint": "投诉",
+    "check_order_status": "查询订单物流",
+}
+REASON_SUMMARY = {
+    "user_request": "顾客主动要求转人工",
+    "beyond_authority": "诉求超出机器人权限",
+    "repeated_failure": "机器人多次未能理解或核验失败",
+    "urgent": "紧急事项，优先处理",
+    "overdue_refund": "退款已超过处理时限",
+    "system_error": "系统故障，机器人无法完成操作",
+    "other": "其他原因",
+}
+
+
+def is_distressed(texts: list[str]) -> bool:
+    """Whether the shopper's words show strong anger or distress (raises priority)."""
+    return any(DISTRESS_PATTERN.search(text) for text in texts)
+
+
+def priority_for(policy: Policy, reason: str, distressed: bool) -> int:
+    """The queue priority: the policy's for the reason, one step more urgent if distressed."""
+    priority = policy.handoff_priority(reason)
+    return max(1, priority - 1) if distressed else priority
+
+
+def summary_for(tracker: Tracker, reason: str, order: Order | None) -> str:
+    """A short Chinese summary for the agent: what the shopper wants, which order, why."""
+    wants = next(
+        (
+            INTENT_SUMMARY[event["parse_data"]["intent"]["name"]]
+            for event in reversed(tracker.events)
+            if event.get("event") == "user"
+            and (event.get("parse_data") or {}).get("intent", {}).get("name") in INTENT_SUMMARY
+        ),
+        "未识别到具体诉求",
+    )
+    parts = [f"诉求：{wants}", f"转人工原因：{REASON_SUMMARY.get(reason, reason)}"]
+    if order is not None:
+        names = "、".join(item.name for item in order.items)
+        parts.append(f"订单：{order.order_id}（{names}，身份已核验）")
+    elif tracker.get_slot("order_id"):
+        parts.append(f"订单：{tracker.get_slot('order_id')}（身份未核验）")
+    else:
+        parts.append("订单：未提供")
+    parts.append(f"顾客原话：{latest_text(tracker)[:200]}")
+    return "；".join(parts)
+
+
+def _beijing(moment: datetime, policy: Policy) -> str:
+    return moment.astimezone(policy.timezone).strftime("%m月%d日 %H:%M")
+
+
+async def hand_off(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    reason: str,
+    *,
+    order: Order | None = None,
+    announce: bool = True,
+) -> bool:
+    """Creates a handoff ticket with its record and tells the shopper what happens next.
+
+    Args:
+        dispatcher: Where the shopper's messages go.
+        tracker: The conversation.
+        reason: A record-contract handoff reason.
+        order: The order, only when its owner is verified in this conversation.
+        announce: False when the caller already told the shopper a person will follow.
+
+    Returns:
+        True when the ticket is stored.
+    """
+    svc = services()
+    policy = svc.policy
+    now = svc.clock()
+    shopper_texts = [t["text"] for t in transcript(tracker) if t["role"] == "shopper"]
+    priority = priority_for(policy, reason, is_distressed(shopper_texts[-3:]))
+    hours = policy.service_hours(now)
+    if hours.outcome == "open":
+        status, callback_at = "queued", None
+        due_at = now + timedelta(minutes=SLA_MINUTES.get(priority, DEFAULT_SLA_MINUTES))
+    else:
+        status = "callback_scheduled"
+        callback_at = datetime.fromisoformat(hours.facts["next_open_at"])
+        due_at = callback_at + timedelta(minutes=SLA_MINUTES.get(priority, DEFAULT_SLA_MINUTES))
+    contact = tracker.get_slot("contact_phone")
+    slots = {
+        name: value
+        for name, value in tracker.current_slot_values().items()
+        if value is not None and name not in ("contact_phone", "requested_slot")
+    }
+    request = NewHandoff(
+        conversation_id=conversation_id(tracker),
+        channel=channel_of(tracker),
+        order_id=order.order_id if order else None,
+        reason=reason,
+        priority=priority,
+        status=status,
+        due_at=due_at,
+        callback_at=callback_at,
+        rule=HANDOFF_RULE,
+        context={
+            "summary": summary_for(tracker, reason, order),
+            "transcript": transcript(tracker),
+            "slots": slots,
+            "order_snapshot": order.snapshot() if order else None,
+            "contact_masked": mask_phone(str(contact)) if contact else None,
+        },
+    )
+    try:
+        ticket = await call(svc.records.create_handoff, request, idempotency_key(tracker, "handoff", reason))
+    except ServiceError as error:
+        logger.error("could not create a handoff ticket: %s", error)
+        dispatcher.utter_message(response="utter_records_unavailable")
+        return False
+    if status == "callback_scheduled":
+        dispatcher.utter_message(
+            response="utter_handoff_callback",
+            ticket_id=ticket.ticket_id,
+            open_at=hours.facts["open_at"],
+            close_at=hours.facts["close_at"],
+            callback_at=_beijing(callback_at or now, policy),
+        )
+    elif announce or reason == "system_error":
+        dispatcher.utter_message(
+            response="utter_handoff_queued_urgent" if priority <= 2 else "utter_handoff_queued",
+            ticket_id=ticket.ticket_id,
+        )
+    return True
+
+
+class ActionHandoff(Action):
+    """Hands over on request, beyond authority, or for urgent matters."""
+
+    def name(self) -> str:
+        return "action_handoff"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        reason = REASON_BY_INTENT.get(latest_intent(tracker) or "", "other")
+        if reason == "beyond_authority":
+            dispatcher.utter_message(response="utter_handoff_beyond_authority")
+        try:
+            order = await verified_order(tracker)
+        except ServiceError:
+            order = None
+        await hand_off(dispatcher, tracker, reason, order=order)
+        # Whatever form was running ends: a person takes it from here.
+        return [ActiveLoop(None), SlotSet("requested_slot", None)]

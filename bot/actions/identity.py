@@ -1,0 +1,163 @@
+"""Identity before anything about an order (domain rules §7; rule IDENTITY-VERIFY).
+
+Every form that looks at an order asks for the order number, then verifies that the
+shopper owns it: by the account a trusted channel vouches for, else by the last four
+digits of the order's phone. Nothing about the order is said, and no record but
+`identity_check` is written, before that. After the policy's number of failures the
+attempt ends politely, and every attempt is recorded.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.conversation import find_last4, find_order_id, trusted_account
+from bot.actions.handoff import hand_off
+from bot.actions.http_client import RequestRejectedError, ServiceUnavailableError
+from bot.actions.order_client import Order, OrderNotFoundError
+from bot.actions.ownership import is_verified
+from bot.actions.service_records import write_record
+from bot.actions.services import call, services
+
+IDENTITY_RULE = "IDENTITY-VERIFY"
+ORDER_SLOTS = ["order_id", "phone_last4"]
+# Slots a form ends with when it cannot go on (identity locked, a service down).
+ABORTED = {"form_aborted": True, "requested_slot": None}
+
+
+class OrderFormValidation(FormValidationAction, ABC):
+    """Validates the order number and the shopper's identity for an order form.
+
+    Subclasses name the form and may add slots asked once identity is verified.
+    """
+
+    @abstractmethod
+    def name(self) -> str:
+        """The validation action's name, `validate_<form>`."""
+
+    async def slots_after_identity(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        """Slots this form asks once the order's owner is verified (none by default)."""
+        return []
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("form_aborted") or tracker.get_slot("identity_locked"):
+            return []
+        if not is_verified(tracker):
+            return list(ORDER_SLOTS)
+        return ["order_id", *await self.slots_after_identity(dispatcher, tracker, domain)]
+
+    async def validate_order_id(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Accepts a ten-digit order number that exists; verifies by account if it can."""
+        order_id = find_order_id(str(slot_value or ""))
+        if order_id is None:
+            dispatcher.utter_message(response="utter_invalid_order_id")
+            return {"order_id": None}
+        try:
+            order = await call(services().orders.get_order, order_id)
+        except OrderNotFoundError:
+            dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
+            return {"order_id": None}
+        except ServiceUnavailableError:
+            return await self._service_failed(dispatcher, tracker)
+        slots: dict[str, Any] = {"order_id": order_id}
+        if tracker.get_slot("verified_order_id") not in (None, order_id):
+            slots["phone_last4"] = None  # another order: its owner is checked again
+        try:
+            owner_by_account = await self._owner_by_account(tracker, order)
+        except ServiceUnavailableError:
+            return await self._service_failed(dispatcher, tracker)
+        if owner_by_account:
+            if not await write_record(
+                tracker,
+                "identity_check",
+                order_id=order_id,
+                outcome="verified",
+                rule=IDENTITY_RULE,
+                details={"method": "account"},
+            ):
+                return await self._service_failed(dispatcher, tracker)
+            slots.update(verified_order_id=order_id, phone_last4=None)
+        return slots
+
+    async def validate_phone_last4(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        """Checks four phone digits against the order; counts and records every attempt."""
+        order_id = tracker.get_slot("order_id")
+        last4 = find_last4(str(slot_value or ""))
+        if not order_id:
+            return {"phone_last4": None}
+        if last4 is None:
+            dispatcher.utter_message(response="utter_invalid_phone_last4")
+            return {"phone_last4": None}
+        try:
+            match = await call(services().orders.verify_phone_last4, order_id, last4)
+        except ServiceUnavailableError:
+            return await self._service_failed(dispatcher, tracker)
+        if match:
+            if not await write_record(
+                tracker,
+                "identity_check",
+                order_id=order_id,
+                outcome="verified",
+                rule=IDENTITY_RULE,
+                details={"method": "phone_last4"},
+            ):
+                return await self._service_failed(dispatcher, tracker)
+            return {"phone_last4": last4, "verified_order_id": order_id, "identity_failures": 0}
+        failures = int(tracker.get_slot("identity_failures") or 0) + 1
+        allowed = services().policy.max_identity_attempts
+        locked = failures >= allowed
+        if not await write_record(
+            tracker,
+            "identity_check",
+            order_id=order_id,
+            outcome="failed",
+            rule=IDENTITY_RULE,
+            details={"method": "phone_last4", "attempt": failures, "locked": locked},
+        ):
+            return await self._service_failed(dispatcher, tracker)
+        if locked:
+            dispatcher.utter_message(response="utter_identity_locked")
+            return {"phone_last4": None, "identity_failures": failures, "identity_locked": True, **ABORTED}
+        dispatcher.utter_message(response="utter_identity_failed", remaining=allowed - failures)
+        return {"phone_last4": None, "identity_failures": failures}
+
+    async def _owner_by_account(self, tracker: Tracker, order: Order) -> bool:
+        account = trusted_account(tracker)
+        if account is None:
+            return False
+        try:
+            customer = await call(services().orders.customer_by_account, *account)
+        except RequestRejectedError:
+            return False  # an account kind the order system does not know proves nothing
+        return customer is not None and customer.customer_id == order.customer_id
+
+    async def _service_failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        """A service is down: say so, hand over to a person, and end the form."""
+        dispatcher.utter_message(response="utter_service_unavailable")
+        await hand_off(dispatcher, tracker, "system_error", announce=False)
+        return dict(ABORTED)

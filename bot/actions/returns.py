@@ -1,0 +1,265 @@
+"""Returns and exchanges: is this item returnable, and filing the return on a yes.
+
+The decision is the policy engine's (RET-*, QUALITY-RETURN, EXCHANGE-NON-QUALITY,
+SHIPPING-PAYER); this module only asks what the decision needs, records it, and says it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.conversation import idempotency_key, latest_intent, mentioned
+from bot.actions.handoff import hand_off
+from bot.actions.http_client import RequestRejectedError, ServiceError
+from bot.actions.identity import OrderFormValidation
+from bot.actions.order_client import Item, Order
+from bot.actions.ownership import verified_order
+from bot.actions.refunds import tell_refund_status
+from bot.actions.service_records import write_decision
+from bot.actions.services import call, services
+from bot.nlu.normalize import normalize
+from bot.policy import Decision
+
+# "没穿过", "还没拆", "未激活", "没剪吊牌", "没有破损": a use or damage that did NOT happen,
+# which speaks for intact goods.
+_NEGATED_USE = re.compile(
+    r"(?:没有|没|未|还没|从没|从来没|不曾)(?:有)?(?:任何)?"
+    r"(?:穿|用|拆|激活|打开|洗|试|动|开封|使用|戴|开|剪|弄坏|弄脏|损坏|破损|磨损|划|坏|脏)(?:过|开|封|了)?"
+)
+_USED = re.compile(
+    r"穿过|用过|使用过|拆封|拆开|拆了|打开了|开封|激活了|已激活|剪|拆掉|吊牌没了|没有吊牌|试了|试用|试穿|洗过|弄脏|脏了|破损|损坏|磨损|划痕|坏了|不完好|不完整|缺"
+    r"|穿了|用了|戴过|戴了|不是全新|不是完好|不全新"
+)
+_INTACT = re.compile(
+    r"完好|全新|(?:吊牌|标签|配件|包装).{0,3}在|没问题|完整|齐全|好好的|好的|原封|^是的?$|^对$|^嗯$|^在的?$|^都在"
+)
+EXCLUSION_NAMES = {
+    "customized": "按您的要求定制的商品",
+    "perishable": "鲜活易腐商品",
+    "digital_download": "在线下载或已拆封的数字商品",
+    "periodical": "已交付的报纸、期刊",
+    "confirmed_non_returnable": "下单时已确认“不支持七天无理由退货”的商品",
+}
+REMEDY_NAMES = {"return": "退货", "exchange": "换货", "repair": "维修"}
+
+
+def parse_intact(text: str) -> bool | None:
+    """Reads a shopper's answer to "is it intact?": True, False, or None when unclear."""
+    normalised = normalize(text).text.strip()
+    negated = bool(_NEGATED_USE.search(normalised))
+    remainder = _NEGATED_USE.sub("", normalised)
+    if _USED.search(remainder):
+        return False
+    if negated or _INTACT.search(remainder):
+        return True
+    return None
+
+
+def pick_item(order: Order, product: str | None) -> Item:
+    """The order line the shopper means: the one named, else the first."""
+    if product:
+        for item in order.items:
+            if product in item.name or item.name in product:
+                return item
+    return order.items[0]
+
+
+def _day(iso_date: str | None) -> str:
+    if not iso_date:
+        return ""
+    day = date.fromisoformat(iso_date[:10])
+    return f"{day.month}月{day.day}日"
+
+
+def evaluate(order: Order, tracker: Tracker, intact: bool | None) -> tuple[Item, Decision]:
+    """The policy's decision for the item the shopper means, as far as it is known."""
+    svc = services()
+    item = pick_item(order, mentioned(tracker, "product"))
+    decide = (
+        svc.policy.exchange_eligibility
+        if tracker.get_slot("request_kind") == "exchange"
+        else svc.policy.return_eligibility
+    )
+    decision = decide(
+        order,
+        item,
+        now=svc.clock(),
+        intact=intact,
+        quality_issue=bool(tracker.get_slot("quality_issue")),
+    )
+    return item, decision
+
+
+def refund_already_requested(tracker: Tracker, order: Order) -> bool:
+    """Whether "我要退款" is about a refund the order already has: then its status is the answer."""
+    return tracker.get_slot("request_kind") == "refund" and bool(order.refunds)
+
+
+def _intact_value(tracker: Tracker) -> bool | None:
+    answer = tracker.get_slot("item_intact")
+    return None if answer is None else answer == "yes"
+
+
+class ValidateReturnForm(OrderFormValidation):
+    """Asks the order, the owner's phone digits, and whether the goods are intact if needed."""
+
+    def name(self) -> str:
+        return "validate_return_form"
+
+    async def slots_after_identity(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[str]:
+        if tracker.get_slot("item_intact") is not None:
+            return ["item_intact"]
+        try:
+            order = await verified_order(tracker)
+        except ServiceError:
+            return []  # the decision step reports the failure
+        if order is None or refund_already_requested(tracker, order):
+            return []
+        _, decision = evaluate(order, tracker, None)
+        return ["item_intact"] if "intact" in decision.facts.get("missing", []) else []
+
+    async def validate_item_intact(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        intact = parse_intact(str(slot_value or ""))
+        if intact is None:
+            dispatcher.utter_message(response="utter_invalid_item_intact")
+            return {"item_intact": None}
+        return {"item_intact": "yes" if intact else "no"}
+
+
+class ActionCheckReturnEligibility(Action):
+    """Decides, records and explains whether the item can be returned or exchanged."""
+
+    def name(self) -> str:
+        return "action_check_return_eligibility"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        if tracker.get_slot("form_aborted"):
+            return [SlotSet("form_aborted", False)]
+        try:
+            order = await verified_order(tracker)
+        except ServiceError:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            await hand_off(dispatcher, tracker, "system_error", announce=False)  # the message promises it
+            return []
+        if order is None:
+            return []
+        if refund_already_requested(tracker, order):
+            await tell_refund_status(dispatcher, tracker, order)
+            return [SlotSet("item_intact", None)]
+        item, decision = evaluate(order, tracker, _intact_value(tracker))
+        if not await write_decision(tracker, "return_eligibility", order.order_id, decision):
+            dispatcher.utter_message(response="utter_records_unavailable")
+            return []
+        offer = self._explain(dispatcher, tracker, order, item, decision)
+        return [SlotSet("return_offer", "eligible" if offer else None), SlotSet("item_intact", None)]
+
+    @staticmethod
+    def _explain(
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        order: Order,
+        item: Item,
+        decision: Decision,
+    ) -> bool:
+        """Tells the shopper the decision; True when a return is offered."""
+        facts = decision.facts
+        common = {"order_id": order.order_id, "item_name": item.name, "deadline": _day(facts.get("deadline"))}
+        payer = "商家" if facts.get("shipping_paid_by") == "merchant" else "您"
+        if decision.outcome == "eligible":
+            if decision.reason == "quality_issue":
+                remedies = "、".join(REMEDY_NAMES[r] for r in facts.get("remedies", []))
+                dispatcher.utter_message(
+                    response="utter_return_eligible_quality", remedies=remedies, **common
+                )
+                return "return" in facts.get("remedies", [])
+            if tracker.get_slot("request_kind") == "exchange":
+                dispatcher.utter_message(response="utter_exchange_eligible", shipping_payer=payer, **common)
+                return False
+            dispatcher.utter_message(response="utter_return_eligible", shipping_payer=payer, **common)
+            return True
+        reason = decision.reason
+        if reason == "not_delivered":
+            shipped = order.status == "shipped"
+            dispatcher.utter_message(
+                response="utter_return_not_delivered_shipped"
+                if shipped
+                else "utter_return_not_delivered_unshipped",
+                order_id=order.order_id,
+            )
+        elif reason == "window_expired":
+            dispatcher.utter_message(
+                response="utter_return_not_eligible_window", signed_on=_day(facts.get("signed_on")), **common
+            )
+        elif reason == "not_intact":
+            dispatcher.utter_message(response="utter_return_not_eligible_not_intact")
+        else:
+            dispatcher.utter_message(
+                response="utter_return_not_eligible_excluded",
+                exclusion=EXCLUSION_NAMES.get(str(reason), "不适用无理由退货的商品"),
+                **common,
+            )
+        return False
+
+
+class ActionReplyToReturnOffer(Action):
+    """Files the return when the shopper says yes to the offer; lets it be on a no."""
+
+    def name(self) -> str:
+        return "action_reply_to_return_offer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        reset: list[EventType] = [SlotSet("return_offer", None)]
+        order: Order | None = None
+        item: Item | None = None
+        # The intent itself, not the ranking: a "/affirm" button payload has no ranking.
+        if latest_intent(tracker) != "affirm":
+            dispatcher.utter_message(response="utter_return_not_filed")
+            return reset
+        try:
+            order = await verified_order(tracker)
+            if order is None:
+                dispatcher.utter_message(response="utter_anything_else")
+                return reset
+            item = pick_item(order, mentioned(tracker, "product"))
+            quality = bool(tracker.get_slot("quality_issue"))
+            created = await call(
+                services().orders.create_return,
+                order.order_id,
+                skus=[item.sku],
+                return_type="return",
+                reason="质量问题" if quality else "七天无理由退货",
+                quality_issue=quality,
+                idempotency_key=idempotency_key(tracker, "return", order.order_id, item.sku),
+            )
+        except RequestRejectedError as error:
+            if error.code == "return_exists" and order is not None and item is not None:
+                existing = next((r.return_id for r in order.returns if item.sku in r.skus), "")
+                dispatcher.utter_message(response="utter_return_exists", return_id=existing)
+                return reset
+            dispatcher.utter_message(response="utter_records_unavailable")
+            return reset
+        except ServiceError:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            await hand_off(dispatcher, tracker, "system_error", announce=False)  # the message promises it
+            return reset
+        dispatcher.utter_message(response="utter_return_created", return_id=created.return_id)
+        return reset

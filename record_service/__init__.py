@@ -1,0 +1,1 @@
+"""The record service: an append-only archive of the bot's decisions and its tickets."""

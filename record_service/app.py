@@ -1,0 +1,190 @@
+"""The record service's HTTP API (described route by route in openapi.yaml).
+
+Handlers check their input on the event loop, then run the database work in a worker
+thread (`run_blocking`), inside one transaction per request. A creating request is
+answered only after its transaction has committed, so a record the bot was told about
+survives the process being killed right after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, json
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
+
+from record_service import validation
+from record_service.repository import (
+    ConflictError,
+    Created,
+    InvalidRequestError,
+    NotFoundError,
+    RecordRepository,
+    RepositoryError,
+)
+from record_service.serializers import complaint_json, handoff_json, record_json, ticket_json
+from record_service.settings import Settings
+from service_common.db import make_engine, session_factory, transaction
+from service_common.http import (
+    ApiError,
+    install_json_errors,
+    json_body,
+    require_bearer_token,
+    run_blocking,
+)
+
+T = TypeVar("T")
+
+APP_NAME = "record_service"
+_STATUS_OF = {NotFoundError: 404, ConflictError: 409, InvalidRequestError: 422}
+
+
+def create_app(settings: Settings, engine: Engine | None = None) -> Sanic:
+    """The record service's Sanic application.
+
+    Args:
+        settings: How to run; its token guards every route but GET /health.
+        engine: The database engine; when None, one is created from
+            `settings.database_url` as the server starts.
+    """
+    # Logging is configured by the process (`__main__`), with personal data masked.
+    app = Sanic(APP_NAME, configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
+    app.ctx.engine = engine
+    install_json_errors(app)
+    require_bearer_token(app, settings.token, open_paths=("/health",))
+
+    async def _open_database(app: Sanic, _: Any) -> None:
+        if app.ctx.engine is None:
+            app.ctx.engine = make_engine(settings.database_url)
+        app.ctx.sessions = session_factory(app.ctx.engine)
+
+    async def _close_database(app: Sanic, _: Any) -> None:
+        app.ctx.engine.dispose()
+
+    # register_listener rather than the decorator, whose overloads mypy cannot resolve.
+    app.register_listener(_open_database, "before_server_start")
+    app.register_listener(_close_database, "after_server_stop")
+    _add_routes(app)
+    return app
+
+
+def _add_routes(app: Sanic) -> None:
+    app.add_route(health, "/health", methods=["GET"])
+    app.add_route(create_record, "/api/records", methods=["POST"])
+    app.add_route(list_records, "/api/records", methods=["GET"])
+    app.add_route(create_complaint, "/api/complaints", methods=["POST"])
+    app.add_route(get_complaint, "/api/complaints/<ticket_id:str>", methods=["GET"])
+    app.add_route(create_handoff, "/api/handoffs", methods=["POST"])
+    app.add_route(list_handoffs, "/api/handoffs", methods=["GET"])
+    app.add_route(get_handoff, "/api/handoffs/<ticket_id:str>", methods=["GET"])
+
+
+async def _with_repository(request: Request, work: Callable[[RecordRepository], T]) -> T:
+    """Runs `work` in a worker thread, in one committed transaction, mapping refusals to API errors."""
+    sessions = request.app.ctx.sessions
+
+    def run() -> T:
+        with transaction(sessions) as session:
+            return work(RecordRepository(session))
+
+    try:
+        return await run_blocking(run)
+    except RepositoryError as error:
+        raise ApiError(_STATUS_OF[type(error)], error.code, error.message) from None
+    except DBAPIError:
+        raise ApiError(503, "database_unavailable", "the record database is unavailable") from None
+
+
+def _ticket_and_record(created: Created) -> dict[str, Any]:
+    assert created.ticket is not None  # only ticket operations call this
+    return {"ticket": ticket_json(created.ticket), "record": record_json(created.record)}
+
+
+async def health(request: Request) -> HTTPResponse:
+    """GET /health: 200 when the database answers."""
+
+    def ping() -> None:
+        with request.app.ctx.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    try:
+        await run_blocking(ping)
+    except DBAPIError:
+        raise ApiError(503, "database_unavailable", "the record database is unavailable") from None
+    return json({"status": "ok"})
+
+
+async def create_record(request: Request) -> HTTPResponse:
+    """POST /api/records: 201 with the new record, 200 with a replayed one."""
+    key = validation.idempotency_key(request.headers.get("idempotency-key"))
+    new_record = validation.new_record(json_body(request))
+
+    def create(repo: RecordRepository) -> tuple[dict[str, Any], bool]:
+        created = repo.create_record(new_record, key)
+        return record_json(created.record), created.is_new
+
+    body, is_new = await _with_repository(request, create)
+    return json(body, status=201 if is_new else 200)
+
+
+async def list_records(request: Request) -> HTTPResponse:
+    """GET /api/records?conversation_id=: {"records": [...]}, oldest first."""
+    conversation_id = validation.conversation_query(request.args.get("conversation_id"))
+    records = await _with_repository(
+        request, lambda repo: [record_json(r) for r in repo.records(conversation_id)]
+    )
+    return json({"records": records})
+
+
+async def create_complaint(request: Request) -> HTTPResponse:
+    """POST /api/complaints: 201 {"ticket", "record"}, 200 for a replayed request."""
+    key = validation.idempotency_key(request.headers.get("idempotency-key"))
+    new_complaint = validation.new_complaint(json_body(request))
+
+    def create(repo: RecordRepository) -> tuple[dict[str, Any], bool]:
+        created = repo.create_complaint(new_complaint, key)
+        return _ticket_and_record(created), created.is_new
+
+    body, is_new = await _with_repository(request, create)
+    return json(body, status=201 if is_new else 200)
+
+
+async def get_complaint(request: Request, ticket_id: str) -> HTTPResponse:
+    """GET /api/complaints/{ticket_id}: the complaint ticket."""
+    ticket_id = validation.ticket_id(ticket_id, "complaint_not_found")
+    return json(await _with_repository(request, lambda repo: complaint_json(repo.complaint(ticket_id))))
+
+
+async def create_handoff(request: Request) -> HTTPResponse:
+    """POST /api/handoffs: 201 {"ticket", "record"}, 200 for a replayed request."""
+    key = validation.idempotency_key(request.headers.get("idempotency-key"))
+    new_handoff = validation.new_handoff(json_body(request))
+
+    def create(repo: RecordRepository) -> tuple[dict[str, Any], bool]:
+        created = repo.create_handoff(new_handoff, key)
+        return _ticket_and_record(created), created.is_new
+
+    body, is_new = await _with_repository(request, create)
+    return json(body, status=201 if is_new else 200)
+
+
+async def list_handoffs(request: Request) -> HTTPResponse:
+    """GET /api/handoffs?status=&limit=: {"tickets": [...]}, highest priority, then soonest due."""
+    status = validation.handoff_status_query(request.args.get("status"))
+    limit = validation.ticket_limit(request.args.get("limit"))
+    tickets = await _with_repository(
+        request, lambda repo: [handoff_json(t) for t in repo.handoffs(status, limit)]
+    )
+    return json({"tickets": tickets})
+
+
+async def get_handoff(request: Request, ticket_id: str) -> HTTPResponse:
+    """GET /api/handoffs/{ticket_id}: the handoff ticket."""
+    ticket_id = validation.ticket_id(ticket_id, "handoff_not_found")
+    return json(await _with_repository(request, lambda repo: handoff_json(repo.handoff(ticket_id))))

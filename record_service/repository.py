@@ -1,0 +1,400 @@
+"""The record service's operations over one SQLAlchemy session.
+
+The repository knows nothing of HTTP: it raises `NotFoundError`, `ConflictError` and
+`InvalidRequestError`, each with a stable code, and the API maps them to 404, 409 and 422.
+The caller owns the transaction (`service_common.db.transaction`).
+
+Every creating call is idempotent: the request's key is stored in the same transaction as
+what it created (the record, and the ticket with its record), and its primary key makes a
+concurrent duplicate fail instead of creating a second one. Nothing is ever updated or
+deleted here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from record_service.models import (
+    BUSINESS_TZ,
+    ComplaintTicket,
+    HandoffTicket,
+    IdempotencyKey,
+    ServiceRecord,
+)
+
+_NEW_ID_ATTEMPTS = 5
+
+
+class RepositoryError(Exception):
+    """An operation was refused.
+
+    Args:
+        code: Stable machine-readable code, e.g. `ticket_not_found`.
+        message: Explanation for the caller (no personal data).
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class NotFoundError(RepositoryError):
+    """The ticket does not exist."""
+
+
+class ConflictError(RepositoryError):
+    """The Idempotency-Key was already used for a different request."""
+
+
+class InvalidRequestError(RepositoryError):
+    """The request is well-formed but cannot be accepted now (e.g. a due time in the past)."""
+
+
+@dataclass(frozen=True)
+class NewRecord:
+    """A validated service record to append."""
+
+    conversation_id: str
+    kind: str
+    order_id: str | None
+    outcome: str
+    rule: str | None
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewComplaint:
+    """A validated complaint; its record is written with it."""
+
+    conversation_id: str
+    channel: str
+    order_id: str | None
+    category: str
+    description: str
+    contact_phone: str | None
+    due_at: datetime
+    rule: str
+
+
+@dataclass(frozen=True)
+class HandoffContext:
+    """What the person taking a conversation over needs to know."""
+
+    summary: str
+    transcript: list[Any]
+    slots: dict[str, Any]
+    order_snapshot: dict[str, Any] | None
+    contact_masked: str | None
+
+
+@dataclass(frozen=True)
+class NewHandoff:
+    """A validated handoff; its record is written with it."""
+
+    conversation_id: str
+    channel: str
+    order_id: str | None
+    reason: str
+    priority: int
+    status: str
+    due_at: datetime
+    callback_at: datetime | None
+    rule: str | None
+    context: HandoffContext
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a creating call stored (or, for a retry, had stored before).
+
+    Attributes:
+        record: The service record.
+        ticket: The complaint or handoff ticket, None for a plain record.
+        is_new: False when the request was a retry of an earlier one.
+    """
+
+    record: ServiceRecord
+    ticket: ComplaintTicket | HandoffTicket | None
+    is_new: bool
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware."""
+    return datetime.now(timezone.utc)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """An aware time as ISO 8601 in UTC with an explicit offset (2024-05-01T10:00:00+00:00)."""
+    return None if moment is None else moment.astimezone(timezone.utc).isoformat()
+
+
+class RecordRepository:
+    """Appends and reads records and tickets within the caller's transaction.
+
+    Args:
+        session: A session inside a transaction.
+        clock: Returns the current aware time; tests pass a fixed one.
+    """
+
+    def __init__(self, session: Session, clock: Callable[[], datetime] = utc_now) -> None:
+        self.session = session
+        self.clock = clock
+
+    # ----------------------------------------------------------------- reading
+
+    def records(self, conversation_id: str) -> list[ServiceRecord]:
+        """The records of a conversation, oldest first."""
+        statement = (
+            select(ServiceRecord)
+            .where(ServiceRecord.conversation_id == conversation_id)
+            .order_by(ServiceRecord.created_at, ServiceRecord.id)
+        )
+        return list(self.session.execute(statement).scalars())
+
+    def complaint(self, ticket_id: str) -> ComplaintTicket:
+        """A complaint ticket.
+
+        Raises:
+            NotFoundError: complaint_not_found.
+        """
+        ticket = self.session.get(ComplaintTicket, ticket_id)
+        if ticket is None:
+            raise NotFoundError("complaint_not_found", "no such complaint ticket")
+        return ticket
+
+    def handoff(self, ticket_id: str) -> HandoffTicket:
+        """A handoff ticket.
+
+        Raises:
+            NotFoundError: handoff_not_found.
+        """
+        ticket = self.session.get(HandoffTicket, ticket_id)
+        if ticket is None:
+            raise NotFoundError("handoff_not_found", "no such handoff ticket")
+        return ticket
+
+    def handoffs(self, status: str | None, limit: int) -> list[HandoffTicket]:
+        """Handoff tickets (of one status, if given): highest priority first, then soonest due."""
+        statement = select(HandoffTicket)
+        if status is not None:
+            statement = statement.where(HandoffTicket.status == status)
+        statement = statement.order_by(
+            HandoffTicket.priority.desc(), HandoffTicket.due_at, HandoffTicket.created_at
+        ).limit(limit)
+        return list(self.session.execute(statement).scalars())
+
+    # ----------------------------------------------------------------- writing
+
+    def create_record(self, request: NewRecord, idempotency_key: str) -> Created:
+        """Appends a service record.
+
+        Raises:
+            ConflictError: idempotency_conflict.
+        """
+        fingerprint = _fingerprint("create_record", asdict(request))
+        replayed = self._replay("create_record", idempotency_key, fingerprint)
+        if replayed is not None:
+            return replayed
+
+        def build(now: datetime) -> tuple[ServiceRecord, None]:
+            return _record(request.conversation_id, request.kind, request.order_id,
+                           request.outcome, request.rule, request.details, now), None
+
+        return self._create(build, "create_record", idempotency_key, fingerprint)
+
+    def create_complaint(self, request: NewComplaint, idempotency_key: str) -> Created:
+        """Opens a complaint ticket and appends its `complaint` record, together.
+
+        Raises:
+            ConflictError: idempotency_conflict.
+            InvalidRequestError: due_at_not_in_future.
+        """
+        fingerprint = _fingerprint("create_complaint", asdict(request))
+        replayed = self._replay("create_complaint", idempotency_key, fingerprint)
+        if replayed is not None:
+            return replayed
+        self._check_future(request.due_at)
+
+        def build(now: datetime) -> tuple[ServiceRecord, ComplaintTicket]:
+            ticket = ComplaintTicket(
+                ticket_id=_new_ticket_id("TS", now),
+                conversation_id=request.conversation_id,
+                channel=request.channel,
+                order_id=request.order_id,
+                category=request.category,
+                description=request.description,
+                contact_phone=request.contact_phone,
+                status="open",
+                created_at=now,
+                due_at=request.due_at,
+                rule=request.rule,
+            )
+            details = {
+                "ticket_id": ticket.ticket_id,
+                "category": request.category,
+                "due_at": iso(request.due_at),
+            }
+            record = _record(request.conversation_id, "complaint", request.order_id,
+                             "created", request.rule, details, now)
+            return record, ticket
+
+        return self._create(build, "create_complaint", idempotency_key, fingerprint)
+
+    def create_handoff(self, request: NewHandoff, idempotency_key: str) -> Created:
+        """Queues a handoff ticket and appends its `handoff` record, together.
+
+        Raises:
+            ConflictError: idempotency_conflict.
+        """
+        fingerprint = _fingerprint("create_handoff", asdict(request))
+        replayed = self._replay("create_handoff", idempotency_key, fingerprint)
+        if replayed is not None:
+            return replayed
+        context = asdict(request.context)
+
+        def build(now: datetime) -> tuple[ServiceRecord, HandoffTicket]:
+            ticket = HandoffTicket(
+                ticket_id=_new_ticket_id("HO", now),
+                conversation_id=request.conversation_id,
+                channel=request.channel,
+                order_id=request.order_id,
+                reason=request.reason,
+                priority=request.priority,
+                status=request.status,
+                created_at=now,
+                due_at=request.due_at,
+                callback_at=request.callback_at,
+                rule=request.rule,
+                context=context,
+            )
+            details = {
+                "ticket_id": ticket.ticket_id,
+                "reason": request.reason,
+                "priority": request.priority,
+                "due_at": iso(request.due_at),
+                "callback_at": iso(request.callback_at),
+                "context": context,
+            }
+            record = _record(request.conversation_id, "handoff", request.order_id,
+                             request.status, request.rule, details, now)
+            return record, ticket
+
+        return self._create(build, "create_handoff", idempotency_key, fingerprint)
+
+    def _check_future(self, due_at: datetime) -> None:
+        # Checked here rather than in validation: a retry after the due time has passed
+        # still gets the ticket it created back.
+        if due_at <= self.clock():
+            raise InvalidRequestError("due_at_not_in_future", "due_at must be in the future")
+
+    def _replay(self, operation: str, key: str, fingerprint: str) -> Created | None:
+        """What an earlier request with `key` created, or None if the key is new.
+
+        Raises:
+            ConflictError: idempotency_conflict, when the key was used for another request.
+        """
+        stored = self.session.get(IdempotencyKey, key, populate_existing=True)
+        if stored is None:
+            return None
+        if stored.operation != operation or stored.request_fingerprint != fingerprint:
+            raise ConflictError(
+                "idempotency_conflict", "this Idempotency-Key was already used for a different request"
+            )
+        record = self.session.get(ServiceRecord, stored.record_id)
+        ticket: ComplaintTicket | HandoffTicket | None = None
+        if operation == "create_complaint":
+            ticket = self.session.get(ComplaintTicket, stored.resource_id)
+        elif operation == "create_handoff":
+            ticket = self.session.get(HandoffTicket, stored.resource_id)
+        if record is None or (operation != "create_record" and ticket is None):
+            # Records are append-only; this means the tables were altered by hand.
+            raise ConflictError(
+                "idempotency_conflict", "what this Idempotency-Key created no longer exists"
+            )
+        return Created(record=record, ticket=ticket, is_new=False)
+
+    def _create(
+        self,
+        build: Callable[[datetime], tuple[ServiceRecord, ComplaintTicket | HandoffTicket | None]],
+        operation: str,
+        key: str,
+        fingerprint: str,
+    ) -> Created:
+        """Saves `build(now)` together with its idempotency key, in a savepoint.
+
+        A concurrent request with the same key makes the key's insert fail; the savepoint
+        is rolled back and that request's result is returned instead. A ticket id that
+        happens to be taken already is drawn again.
+        """
+        for _ in range(_NEW_ID_ATTEMPTS):
+            now = self.clock()
+            record, ticket = build(now)
+            try:
+                with self.session.begin_nested():
+                    if ticket is not None:
+                        self.session.add(ticket)
+                    self.session.add(record)
+                    self.session.flush()  # assigns the record's id
+                    self.session.add(
+                        IdempotencyKey(
+                            key=key,
+                            operation=operation,
+                            request_fingerprint=fingerprint,
+                            resource_id=str(record.id) if ticket is None else ticket.ticket_id,
+                            record_id=record.id,
+                            created_at=now,
+                        )
+                    )
+            except IntegrityError:
+                replayed = self._replay(operation, key, fingerprint)
+                if replayed is not None:
+                    return replayed
+                continue  # the random ticket id was taken: draw another one
+            return Created(record=record, ticket=ticket, is_new=True)
+        raise RuntimeError("could not draw a free ticket id")
+
+
+def _record(
+    conversation_id: str,
+    kind: str,
+    order_id: str | None,
+    outcome: str,
+    rule: str | None,
+    details: dict[str, Any],
+    now: datetime,
+) -> ServiceRecord:
+    return ServiceRecord(
+        conversation_id=conversation_id,
+        kind=kind,
+        order_id=order_id,
+        outcome=outcome,
+        rule=rule,
+        details=details,
+        created_at=now,
+    )
+
+
+def _fingerprint(operation: str, request: dict[str, Any]) -> str:
+    """A digest of what a request asks for, to tell a retry from a different request."""
+    canonical = json.dumps(
+        {"operation": operation, "request": request},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _new_ticket_id(prefix: str, now: datetime) -> str:
+    """A new ticket id: prefix, the Beijing date, eight random digits (TS24050112345678)."""
+    return f"{prefix}{now.astimezone(BUSINESS_TZ):%y%m%d}{secrets.randbelow(10**8):08d}"

@@ -1,0 +1,63 @@
+"""The record service's settings: the only place its process reads the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from service_common.env import env_int, env_str, require_env
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / '.stack' / 'records.db'}"
+# Handoff contexts carry a transcript, so bodies may be larger than the order system's.
+MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How the record service runs.
+
+    Attributes:
+        token: The bearer token every API caller must present (RECORDS_TOKEN).
+        database_url: SQLAlchemy URL of the record database (RECORDS_DATABASE_URL).
+        host: Interface to listen on (RECORDS_HOST).
+        port: Port to listen on (RECORDS_PORT).
+        max_body_bytes: Largest request body accepted; larger ones get a 413.
+    """
+
+    token: str
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 5061
+    max_body_bytes: int = MAX_BODY_BYTES
+
+    def __repr__(self) -> str:
+        # The token must not end up in a log line or a traceback.
+        return (
+            f"Settings(token='***', database_url={without_password(self.database_url)!r}, "
+            f"host={self.host!r}, port={self.port})"
+        )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Reads the settings from the environment.
+
+        Raises:
+            MissingSettingError: RECORDS_TOKEN is missing, or RECORDS_PORT is not an integer.
+        """
+        return cls(
+            token=require_env("RECORDS_TOKEN", "the bearer token callers of the record service use"),
+            database_url=env_str("RECORDS_DATABASE_URL", DEFAULT_DATABASE_URL),
+            host=env_str("RECORDS_HOST", "127.0.0.1"),
+            port=env_int("RECORDS_PORT", 5061),
+        )
+
+
+def without_password(url: str) -> str:
+    """`url` with any password replaced by ***, for logs."""
+    scheme, separator, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not separator or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{location}"

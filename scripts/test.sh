@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The full test suite: lint, types, then every test (unit, service, dialogue, acceptance).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+echo "== ruff"; $PY -m ruff check .
+echo "== mypy"; $PY -m mypy bot order_system record_service service_common rasa_sdk_plugins scripts
+echo "== pytest"; $PY -m pytest "$@"

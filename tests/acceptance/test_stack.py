@@ -1,0 +1,94 @@
+"""The whole stack as `make up` starts it: services, locked doors, and `make down`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import requests
+
+from tests.fixtures.servers import ACCEPTANCE_ORDERS, REPO_ROOT
+from tests.fixtures.stack import Stack, _free_port_base, _read_env, stack_command
+
+
+def test_env_file_names_every_service(running_stack: Stack) -> None:
+    assert set(running_stack.env) >= {
+        "BOT_URL", "BOT_TOKEN", "RECORDS_URL", "RECORDS_TOKEN", "ORDERS_URL", "ORDERS_TOKEN",
+    }
+
+
+def test_order_system_serves_the_fixture_orders(running_stack: Stack) -> None:
+    env = running_stack.env
+    response = requests.get(
+        f"{env['ORDERS_URL']}/api/orders/8800001001",
+        headers={"Authorization": f"Bearer {env['ORDERS_TOKEN']}"},
+        timeout=10,
+    )
+    assert response.status_code == 200
+    order = response.json()
+    assert order["order_id"] == "8800001001"
+    assert [item["sku"] for item in order["items"]] == ["AP-TS-01"]
+
+
+def test_every_api_is_locked(running_stack: Stack) -> None:
+    env = running_stack.env
+    assert requests.get(f"{env['BOT_URL']}/status", timeout=10).status_code == 401
+    assert requests.get(f"{env['BOT_URL']}/status", params={"token": env["BOT_TOKEN"]}, timeout=10).status_code == 200
+    assert requests.get(f"{env['ORDERS_URL']}/api/orders/8800001001", timeout=10).status_code == 401
+    assert requests.get(env["RECORDS_URL"], params={"conversation_id": "x"}, timeout=10).status_code == 401
+    assert requests.post(f"{env['ACTIONS_URL']}/webhook", json={}, timeout=10).status_code == 401
+
+
+def test_a_second_stack_runs_beside_the_first_and_down_stops_everything(running_stack: Stack, tmp_path) -> None:
+    port_base = _free_port_base()
+    started = stack_command(tmp_path, port_base, "up", "--fixtures", str(ACCEPTANCE_ORDERS))
+    assert started.returncode == 0, started.stdout + started.stderr
+    import json
+
+    pids = json.loads((tmp_path / "pids.json").read_text())
+    env = _read_env(tmp_path / "env")
+    assert env["BOT_URL"] == f"http://127.0.0.1:{port_base}"
+    assert env["BOT_URL"] != running_stack.env["BOT_URL"]
+    assert requests.get(f"{env['BOT_URL']}/status", params={"token": env["BOT_TOKEN"]}, timeout=10).ok
+
+    stopped = stack_command(tmp_path, port_base, "down")
+    assert stopped.returncode == 0
+    time.sleep(0.5)
+    for name, pid in pids.items():
+        assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), f"{name} still runs"
+    assert not (tmp_path / "env").exists()
+    for port in range(port_base, port_base + 4):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            raise AssertionError(f"something still answers on port {port}")
+        except requests.ConnectionError:
+            pass
+    # The first stack is untouched.
+    assert requests.get(f"{running_stack.env['BOT_URL']}/", timeout=10).ok
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_acceptance_scenarios_all_pass(running_stack: Stack, tmp_path) -> None:
+    """The shared customer scenarios, run from ../shared against this stack."""
+    env = running_stack.env
+    results = tmp_path / "results.json"
+    run = subprocess.run(
+        [sys.executable, str(REPO_ROOT.parent / "shared" / "acceptance" / "run_scenarios.py"),
+         "--json", str(results)],
+        env={**os.environ, "BOT_URL": env["BOT_URL"], "RECORDS_URL": env["RECORDS_URL"],
+             "RECORDS_TOKEN": env["RECORDS_TOKEN"]},
+        capture_output=True, text=True, timeout=1200,
+    )
+    print(run.stdout)
+    last_line = run.stdout.strip().splitlines()[-1]
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    assert last_line.endswith(" 0 failed")

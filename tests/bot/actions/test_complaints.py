@@ -1,0 +1,276 @@
+"""Complaint intake (bot/actions/complaints.py) against the real record service."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot.actions.complaints import (
+    ActionCreateComplaint,
+    ValidateComplaintForm,
+    is_description,
+    parse_category,
+)
+from bot.actions.records_client import RecordsClient
+from bot.actions.services import Services
+from tests.fixtures.actions import (
+    BEIJING,
+    fixed_clock,
+    form_tracker,
+    install_services,
+    make_tracker,
+    new_conversation_id,
+    said,
+    stored_records,
+    verified_slots,
+)
+
+FORM = "complaint_form"
+DESCRIPTION = "快递员把包裹扔在门口还骂人"
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # The answers the category question offers.
+        ("商品质量", "product_quality"),
+        ("服务态度", "service_attitude"),
+        ("物流配送", "logistics"),
+        ("系统故障", "system_failure"),
+        ("商家问题", "merchant"),
+        ("其他", "other"),
+        # What shoppers say.
+        ("快递员态度差", "logistics"),  # about delivery, though it names an attitude
+        ("耳机有故障，用不了", "product_quality"),
+        ("ａｐｐ一直闪退", "system_failure"),
+        ("客服不理人", "service_attitude"),
+        ("货不对板，虚假宣传", "merchant"),
+        ("随便", None),
+        ("", None),
+    ],
+)
+def test_parse_category(text: str, category: str | None) -> None:
+    assert parse_category(text) == category
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我要投诉！", False),
+        ("我要投诉快递", False),  # says whom, not what happened
+        ("投诉！！！", False),
+        (DESCRIPTION, True),
+        ("我要投诉，衣服洗一次就破了", True),
+    ],
+)
+def test_is_description(text: str, expected: bool) -> None:
+    assert is_description(text) is expected
+
+
+async def validate(
+    domain: DomainDict, candidates: dict[str, Any], **tracker_args: Any
+) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker(FORM, candidates, **tracker_args)
+    events = await ValidateComplaintForm().run(dispatcher, tracker, domain)
+    return events, dispatcher
+
+
+async def test_a_description_is_kept_and_names_the_category(
+    action_services: Services, domain: DomainDict
+) -> None:
+    text = f"我要投诉！{DESCRIPTION}"
+
+    events, dispatcher = await validate(domain, {"complaint_description": text}, text=text)
+
+    assert events == [SlotSet("complaint_description", text), SlotSet("complaint_category", "logistics")]
+    assert said(dispatcher) == []
+
+
+async def test_a_description_does_not_change_a_category_already_given(
+    action_services: Services, domain: DomainDict
+) -> None:
+    events, _ = await validate(
+        domain, {"complaint_description": DESCRIPTION}, slots={"complaint_category": "service_attitude"}
+    )
+
+    assert events == [SlotSet("complaint_description", DESCRIPTION)]
+
+
+async def test_a_wish_to_complain_without_what_happened_is_not_a_description(
+    action_services: Services, domain: DomainDict
+) -> None:
+    events, dispatcher = await validate(domain, {"complaint_description": "我要投诉！"})
+
+    # No message of its own: the form asks utter_ask_complaint_description next.
+    assert events == [SlotSet("complaint_description", None)]
+    assert said(dispatcher) == []
+
+
+async def test_a_long_description_is_cut_to_what_the_ticket_holds(
+    action_services: Services, domain: DomainDict
+) -> None:
+    text = "衣服质量太差洗一次就破了" * 200
+
+    events, _ = await validate(domain, {"complaint_description": text})
+
+    assert events == [
+        SlotSet("complaint_description", text[:2000]),
+        SlotSet("complaint_category", "product_quality"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("value", "text", "category"),
+    [
+        ("服务态度", "服务态度", "service_attitude"),
+        ("系统故障", "系统故障", "system_failure"),
+        ("merchant", "就是那家店", "merchant"),  # a learned entity's value
+        ("service_attitude", "快递员态度差", "logistics"),  # the words beat the entity
+    ],
+)
+async def test_a_category_is_read_from_the_words_then_the_entity(
+    value: str, text: str, category: str, action_services: Services, domain: DomainDict
+) -> None:
+    events, dispatcher = await validate(domain, {"complaint_category": value}, text=text)
+
+    assert events == [SlotSet("complaint_category", category)]
+    assert said(dispatcher) == []
+
+
+async def test_an_unknown_category_is_asked_again(action_services: Services, domain: DomainDict) -> None:
+    events, dispatcher = await validate(domain, {"complaint_category": "随便吧"}, text="随便吧")
+
+    assert events == [SlotSet("complaint_category", None)]
+    assert said(dispatcher) == [{"response": "utter_invalid_complaint_category"}]
+
+
+@pytest.mark.parametrize(
+    "answer", ["13912345678", "我的电话是 139-1234-5678", "１３９１２３４５６７８", "幺三九一二三四五六七八"]
+)
+async def test_a_mobile_number_is_kept_as_eleven_digits(
+    answer: str, action_services: Services, domain: DomainDict
+) -> None:
+    events, dispatcher = await validate(domain, {"contact_phone": answer})
+
+    assert events == [SlotSet("contact_phone", "13912345678")]
+    assert said(dispatcher) == []
+
+
+@pytest.mark.parametrize("answer", ["12345", "010-12345678", "不想留"])
+async def test_anything_but_a_mobile_number_is_asked_again(
+    answer: str, action_services: Services, domain: DomainDict
+) -> None:
+    events, dispatcher = await validate(domain, {"contact_phone": answer})
+
+    assert events == [SlotSet("contact_phone", None)]
+    assert said(dispatcher) == [{"response": "utter_invalid_contact_phone"}]
+
+
+# ---- the ticket ---------------------------------------------------------------------------
+
+
+def complaint_slots(**more: Any) -> dict[str, Any]:
+    return {
+        "complaint_description": DESCRIPTION,
+        "complaint_category": "logistics",
+        "contact_phone": "13912345678",
+        **more,
+    }
+
+
+async def create(
+    domain: DomainDict, conversation: str, slots: dict[str, Any], message_id: str = "m1"
+) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        sender_id=conversation, slots=slots, text="13912345678", message_id=message_id, channel="wechat"
+    )
+    events = await ActionCreateComplaint().run(dispatcher, tracker, domain)
+    return events, dispatcher
+
+
+async def test_a_complaint_opens_a_ticket_with_a_deadline_within_24_hours(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    now = datetime.now(BEIJING).replace(microsecond=0)
+    install_services(action_services, clock=fixed_clock(now))
+    conversation = new_conversation_id()
+
+    events, dispatcher = await create(domain, conversation, complaint_slots())
+
+    [record] = stored_records(records_client, conversation)
+    ticket_id = record["details"]["ticket_id"]
+    due_at = datetime.fromisoformat(record["details"]["due_at"])
+    assert due_at == now + timedelta(hours=24)
+    created_at = datetime.fromisoformat(records_client.records_for(conversation)[0]["created_at"])
+    assert timedelta(0) < due_at - created_at <= timedelta(hours=24)
+    assert record == {
+        "conversation_id": conversation,
+        "kind": "complaint",
+        "order_id": None,
+        "outcome": "created",
+        "rule": "COMPLAINT-24H",
+        "details": {"ticket_id": ticket_id, "category": "logistics", "due_at": record["details"]["due_at"]},
+    }
+    due_local = due_at.astimezone(BEIJING)
+    assert said(dispatcher) == [
+        {
+            "response": "utter_complaint_created",
+            "ticket_id": ticket_id,
+            "due_at": f"{due_local.month}月{due_local.day}日 {due_local:%H:%M}",
+        }
+    ]
+    assert events == [SlotSet("complaint_description", None), SlotSet("complaint_category", None)]
+
+
+async def test_a_retried_message_opens_one_ticket(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    now = datetime.now(BEIJING).replace(microsecond=0)
+    install_services(action_services, clock=fixed_clock(now))
+    conversation = new_conversation_id()
+
+    _, first = await create(domain, conversation, complaint_slots())
+    _, second = await create(domain, conversation, complaint_slots())
+
+    assert said(first) == said(second)
+    assert len(stored_records(records_client, conversation)) == 1
+
+
+async def test_a_verified_order_is_linked_and_an_unverified_one_is_not(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    verified, unverified = new_conversation_id(), new_conversation_id()
+
+    await create(domain, verified, complaint_slots(**verified_slots("8800001007")))
+    await create(domain, unverified, complaint_slots(order_id="8800001007"))
+
+    assert [r["order_id"] for r in stored_records(records_client, verified)] == ["8800001007"]
+    assert [r["order_id"] for r in stored_records(records_client, unverified)] == [None]
+
+
+async def test_a_complaint_without_a_category_is_filed_as_other(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+
+    await create(domain, conversation, complaint_slots(complaint_category=None))
+
+    assert [r["details"]["category"] for r in stored_records(records_client, conversation)] == ["other"]
+
+
+async def test_a_down_record_service_opens_no_ticket_and_says_so(
+    action_services: Services, down_records_client: RecordsClient, domain: DomainDict
+) -> None:
+    install_services(action_services, records=down_records_client)
+
+    events, dispatcher = await create(domain, new_conversation_id(), complaint_slots())
+
+    assert said(dispatcher) == [{"response": "utter_records_unavailable"}]
+    assert events == []

@@ -1,0 +1,7 @@
+"""Shared test fixtures: each service's fixtures live in tests/fixtures/, one module per service."""
+
+pytest_plugins = [
+    "tests.fixtures.servers",
+    "tests.fixtures.stack",
+    "tests.fixtures.actions",
+]

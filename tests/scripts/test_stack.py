@@ -1,0 +1,89 @@
+from pathlib import Path
+
+import pytest
+
+from scripts.stack import (
+    SECRET_NAMES,
+    StackError,
+    StackLayout,
+    local_secrets,
+    read_env_file,
+    service_specs,
+    up,
+    write_env_file,
+)
+
+
+def test_default_ports_and_directory() -> None:
+    layout = StackLayout.from_environment({})
+    assert layout.ports == {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
+    assert layout.directory.name == ".stack"
+
+
+def test_port_base_and_explicit_ports(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment(
+        {"PORT_BASE": "7000", "RECORDS_PORT": "7100", "STACK_DIR": str(tmp_path)}
+    )
+    assert layout.ports == {"RASA_PORT": 7000, "ACTIONS_PORT": 7001, "ORDERS_PORT": 7002, "RECORDS_PORT": 7100}
+    assert layout.directory == tmp_path
+
+
+def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    first = local_secrets(layout, {})
+    assert set(first) == set(SECRET_NAMES)
+    assert all(len(value) >= 40 for value in first.values())
+    assert len(set(first.values())) == len(SECRET_NAMES)
+    assert (layout.secrets_file.stat().st_mode & 0o777) == 0o600
+    assert local_secrets(layout, {}) == first
+    overridden = local_secrets(layout, {"RASA_TOKEN": "from-the-environment"})
+    assert overridden["RASA_TOKEN"] == "from-the-environment"
+    assert overridden["ORDERS_TOKEN"] == first["ORDERS_TOKEN"]
+
+
+def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path), "PORT_BASE": "6100"})
+    keys = local_secrets(layout, {})
+    write_env_file(layout, keys)
+    assert read_env_file(layout.env_file) == {
+        "BOT_URL": "http://127.0.0.1:6100",
+        "BOT_TOKEN": keys["RASA_TOKEN"],
+        "RECORDS_URL": "http://127.0.0.1:6103/api/records",
+        "RECORDS_TOKEN": keys["RECORDS_TOKEN"],
+        "ORDERS_URL": "http://127.0.0.1:6102",
+        "ORDERS_TOKEN": keys["ORDERS_TOKEN"],
+        "ACTIONS_URL": "http://127.0.0.1:6101",
+    }
+
+
+def test_services_get_only_their_own_secrets(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    specs = {spec.name: spec for spec in service_specs(layout, keys, [], {})}
+    assert list(specs) == ["order_system", "record_service", "action_server", "rasa"]
+    assert "RECORDS_TOKEN" not in specs["order_system"].env
+    assert "ORDERS_TOKEN" not in specs["record_service"].env
+    assert specs["action_server"].env["ACTION_SERVER_TOKEN"] == keys["ACTION_SERVER_TOKEN"]
+    assert specs["rasa"].env["ACTION_SERVER_TOKEN"] == keys["ACTION_SERVER_TOKEN"]
+    assert "--enable-api" in specs["rasa"].command
+    assert specs["rasa"].command[specs["rasa"].command.index("--auth-token") + 1] == keys["RASA_TOKEN"]
+
+
+def test_databases_default_to_sqlite_in_the_stack_dir_and_follow_the_environment(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    default = {s.name: s for s in service_specs(layout, keys, [], {})}
+    assert default["order_system"].env["ORDERS_DATABASE_URL"] == f"sqlite:///{tmp_path / 'orders.db'}"
+    production = {
+        s.name: s
+        for s in service_specs(
+            layout, keys, [], {"RECORDS_DATABASE_URL": "postgresql+psycopg2://db/records"}
+        )
+    }
+    assert production["record_service"].env["RECORDS_DATABASE_URL"] == "postgresql+psycopg2://db/records"
+
+
+def test_up_refuses_a_missing_fixture_file(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path), "PORT_BASE": "6200"})
+    with pytest.raises(StackError, match="fixture file not found"):
+        up(layout, [tmp_path / "nope.yaml"], {})
