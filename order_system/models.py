@@ -7,7 +7,6 @@ as integer cents so that SQLite and PostgreSQL both keep it exact.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Integer,
     String,
@@ -25,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
+
+from service_common.db import UtcDateTime
 
 Base: Any = declarative_base()
 
@@ -44,31 +44,6 @@ ITEM_FLAGS = (
 CENT = Decimal("0.01")
 # Business dates (signed-for days, working days) and the times the API shows are Beijing time.
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
-
-
-class UtcDateTime(TypeDecorator):
-    """A timezone-aware datetime, stored as UTC on every backend.
-
-    SQLite has no time zones and PostgreSQL returns them in the session's zone; converting
-    on the way in and out makes both give back the same aware UTC value.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetimes are not stored: give a time zone")
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            return value.astimezone(timezone.utc)
-        return value.replace(tzinfo=timezone.utc)
 
 
 class Money(TypeDecorator):

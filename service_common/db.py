@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import DateTime, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 # How long a SQLite writer waits for another one before giving up.
@@ -39,6 +40,9 @@ def make_engine(database_url: str, **engine_options: Any) -> Engine:
         return create_engine(url, future=True, **engine_options)
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        # Each connection to ":memory:" is a new, empty database: share one connection.
+        engine_options.setdefault("poolclass", StaticPool)
     engine = create_engine(
         url,
         future=True,

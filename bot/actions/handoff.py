@@ -45,9 +45,6 @@ REASON_BY_INTENT = {
     "nlu_fallback": "repeated_failure",
 }
 # How long a queued ticket may wait for an agent, by priority (1 = most urgent).
-# Urgent matters start within 5 minutes (004 §3.1); the rest within the half hour.
-SLA_MINUTES = {1: 5, 2: 15, 3: 15}
-DEFAULT_SLA_MINUTES = 30
 # Words of strong anger or distress: insults, threats to escalate, repeated urging.
 DISTRESS_PATTERN = re.compile(
     r"投诉到底|曝光|媒体|律师|起诉|法院|12315|骗子|垃圾|气死|太过分|什么破|滚|马上|立刻|赶紧|快点|"
@@ -141,11 +138,11 @@ async def hand_off(
     hours = policy.service_hours(now)
     if hours.outcome == "open":
         status, callback_at = "queued", None
-        due_at = now + timedelta(minutes=SLA_MINUTES.get(priority, DEFAULT_SLA_MINUTES))
+        due_at = now + timedelta(minutes=policy.handoff_response_minutes(priority))
     else:
         status = "callback_scheduled"
         callback_at = datetime.fromisoformat(hours.facts["next_open_at"])
-        due_at = callback_at + timedelta(minutes=SLA_MINUTES.get(priority, DEFAULT_SLA_MINUTES))
+        due_at = callback_at + timedelta(minutes=policy.handoff_response_minutes(priority))
     contact = tracker.get_slot("contact_phone")
     slots = {
         name: value

@@ -11,6 +11,7 @@ normalised ("八八零零零零二零零一" gives order_id "8800002001" at the 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -216,3 +217,75 @@ class EntityOffsetRestorer(GraphComponent):
             return token
         # The token keeps its normalised text: that is what its features describe.
         return Token(token.text, start, end, data=token.data, lemma=token.lemma)
+
+
+# What a digit entity must look like once spaces and dashes are gone. DIET may guess an
+# order number in "八百字作文" (800); the regexes in entities.yml never would.
+DIGIT_ENTITY_SHAPES = {
+    "order_id": re.compile(r"\d{10}"),
+    "phone_number": re.compile(r"1[3-9]\d{9}"),
+    "phone_last4": re.compile(r"\d{4}"),
+}
+REGEX_EXTRACTOR = "RegexEntityExtractor"
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
+class DigitEntityGuard(GraphComponent):
+    """Lets the regexes have the last word on digits: order numbers, phones, amounts.
+
+    Goes after the extractors, before `EntityOffsetRestorer`. Drops a digit entity whose
+    value has an impossible shape (an order number of three digits), and a learned entity
+    that overlaps a regex entity of another type (DIET calling a mobile number an amount).
+    """
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> DigitEntityGuard:
+        """Creates the component (it has no configuration and no state)."""
+        return cls()
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """No options."""
+        return {}
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Removes the entities that the regexes contradict."""
+        for message in messages:
+            entities = message.get(ENTITIES) or []
+            kept = guarded_entities(entities)
+            if len(kept) != len(entities):
+                message.set(ENTITIES, kept, add_to_output=True)
+        return messages
+
+
+def guarded_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entities that survive `DigitEntityGuard`'s two checks, in their order."""
+    regex_spans = [
+        (e["entity"], e[ENTITY_ATTRIBUTE_START], e[ENTITY_ATTRIBUTE_END])
+        for e in entities
+        if e.get("extractor") == REGEX_EXTRACTOR and isinstance(e.get(ENTITY_ATTRIBUTE_START), int)
+    ]
+
+    def contradicted(entity: dict[str, Any]) -> bool:
+        shape = DIGIT_ENTITY_SHAPES.get(entity.get("entity", ""))
+        if shape is not None:
+            digits = re.sub(r"[\s-]", "", str(entity.get(ENTITY_ATTRIBUTE_VALUE, "")))
+            if not shape.fullmatch(digits):
+                return True
+        if entity.get("extractor") == REGEX_EXTRACTOR:
+            return False
+        start, end = entity.get(ENTITY_ATTRIBUTE_START), entity.get(ENTITY_ATTRIBUTE_END)
+        if not isinstance(start, int) or not isinstance(end, int):
+            return False
+        return any(
+            name != entity.get("entity") and start < regex_end and regex_start < end
+            for name, regex_start, regex_end in regex_spans
+        )
+
+    return [e for e in entities if not contradicted(e)]

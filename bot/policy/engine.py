@@ -51,6 +51,8 @@ AUTHORITY_LIMIT = "AUTHORITY-LIMIT"
 SERVICE_HOURS = "SERVICE-HOURS"
 IDENTITY_VERIFY = "IDENTITY-VERIFY"
 HANDOFF_PRIORITY = "HANDOFF-PRIORITY"
+# 004 §3.1: urgent matters (account security, payment anomalies) start within 5 minutes.
+URGENT_HANDOFF_MAX_MINUTES = 5
 
 # Exclusion rules in the order they are checked, with the order-system item flag each
 # one matches. The flag doubles as the record-contract reason code.
@@ -275,6 +277,8 @@ class PolicySettings:
     service_hours: ServiceHoursSettings
     max_identity_attempts: int
     handoff_priorities: Mapping[str, int]
+    handoff_response_minutes: Mapping[int, int]
+    handoff_other_response_minutes: int
 
 
 # --------------------------------------------------------------------------------------
@@ -754,6 +758,12 @@ class Policy:
                 f"handoff reason must be one of {', '.join(HANDOFF_REASONS)}: {reason!r}"
             ) from None
 
+    def handoff_response_minutes(self, priority: int) -> int:
+        """Minutes within which a person takes up a handoff of `priority` (HANDOFF-PRIORITY)."""
+        return self.settings.handoff_response_minutes.get(
+            priority, self.settings.handoff_other_response_minutes
+        )
+
     # ---- time helpers ----------------------------------------------------------------
 
     def _local_date(self, moment: datetime, what: str) -> date:
@@ -996,7 +1006,7 @@ _RULE_SETTINGS: Mapping[str, tuple[str, ...]] = {
     AUTHORITY_LIMIT: ("max_refund_amount", "max_compensation_amount"),
     SERVICE_HOURS: ("open_at", "close_at", "outside_hours"),
     IDENTITY_VERIFY: ("max_failed_attempts",),
-    HANDOFF_PRIORITY: ("priorities",),
+    HANDOFF_PRIORITY: ("priorities", "response_minutes", "other_response_minutes"),
 }
 
 
@@ -1030,6 +1040,7 @@ def _rule_info(fields: _Fields) -> RuleInfo:
 
 
 def _settings(entries: Mapping[str, _Fields]) -> PolicySettings:
+    priorities = _handoff_priorities(entries[HANDOFF_PRIORITY])
     return PolicySettings(
         return_window_days=_return_window_days(entries[RET_7D_WINDOW]),
         exclusions_enforced={
@@ -1053,7 +1064,11 @@ def _settings(entries: Mapping[str, _Fields]) -> PolicySettings:
         ),
         service_hours=_service_hours(entries[SERVICE_HOURS]),
         max_identity_attempts=entries[IDENTITY_VERIFY].integer("max_failed_attempts", minimum=1),
-        handoff_priorities=_handoff_priorities(entries[HANDOFF_PRIORITY]),
+        handoff_priorities=priorities,
+        handoff_response_minutes=_handoff_response_minutes(entries[HANDOFF_PRIORITY], priorities),
+        handoff_other_response_minutes=entries[HANDOFF_PRIORITY].integer(
+            "other_response_minutes", minimum=1
+        ),
     )
 
 
@@ -1164,6 +1179,25 @@ def _handoff_priorities(fields: _Fields) -> dict[str, int]:
             f"{path}.urgent: must come strictly first (004 §3.1: urgent matters first)"
         )
     return priorities
+
+
+def _handoff_response_minutes(fields: _Fields, priorities: Mapping[str, int]) -> dict[int, int]:
+    path = fields.field_path("response_minutes")
+    raw = fields.raw("response_minutes")
+    if not isinstance(raw, Mapping):
+        raise PolicyError(f"{path}: must be a mapping of priority to minutes, got {_describe(raw)}")
+    minutes: dict[int, int] = {}
+    for level, value in raw.items():
+        if not isinstance(level, int) or isinstance(level, bool) or level < 1:
+            raise PolicyError(f"{path}: {level!r} is not a priority (a whole number, 1 or more)")
+        minutes[level] = _integer(value, f"{path}.{level}", minimum=1)
+    urgent = priorities["urgent"]
+    if minutes.get(urgent, URGENT_HANDOFF_MAX_MINUTES + 1) > URGENT_HANDOFF_MAX_MINUTES:
+        raise PolicyError(
+            f"{path}.{urgent}: urgent matters must start within {URGENT_HANDOFF_MAX_MINUTES} "
+            "minutes (004 §3.1)"
+        )
+    return minutes
 
 
 def _calendar(raw: Any) -> WorkingDayCalendar:

@@ -28,6 +28,7 @@ from bot.nlu.components import (
     NORMALIZED_TEXT,
     ORIGINAL_TEXT,
     ChineseNormalizer,
+    DigitEntityGuard,
     EntityOffsetRestorer,
 )
 
@@ -291,9 +292,11 @@ def test_config_builds_a_valid_graph() -> None:
     assert train[normalizer].fn == "process_training_data"
     assert train["run_JiebaTokenizer1"].needs["training_data"] == normalizer
     assert predict["run_JiebaTokenizer1"].needs == {"messages": normalizer}
-    restorer = "run_bot.nlu.components.EntityOffsetRestorer9"
-    assert predict[restorer].needs == {"messages": "run_EntitySynonymMapper8"}
-    assert predict["run_FallbackClassifier10"].needs == {"messages": restorer}
+    guard = "run_bot.nlu.components.DigitEntityGuard9"
+    assert predict[guard].needs == {"messages": "run_EntitySynonymMapper8"}
+    restorer = "run_bot.nlu.components.EntityOffsetRestorer10"
+    assert predict[restorer].needs == {"messages": guard}
+    assert predict["run_FallbackClassifier11"].needs == {"messages": restorer}
 
 
 # --- The jieba user dictionary, loaded from the path config.yml names ---------------------------
@@ -363,3 +366,50 @@ def test_every_project_annotation_aligns_with_tokens(tokenizer: JiebaTokenizer) 
             if entity["start"] not in starts or entity["end"] not in ends:
                 misaligned.append((message.get(TEXT), entity["start"], entity["end"], [t.text for t in tokens]))
     assert misaligned == []
+
+
+def _guard() -> DigitEntityGuard:
+    return DigitEntityGuard.create({}, LocalModelStorage(Path(".")), Resource("g"), _context())
+
+
+def _entity(name: str, value: str, start: int, end: int, extractor: str) -> dict[str, Any]:
+    return {"entity": name, "value": value, "start": start, "end": end, "extractor": extractor}
+
+
+def test_guard_drops_a_learned_order_number_of_an_impossible_shape() -> None:
+    message = Message(data={TEXT: "帮我写篇800字作文"})
+    message.set(ENTITIES, [_entity("order_id", "800", 4, 7, "DIETClassifier")])
+    (guarded,) = _guard().process([message])
+    assert guarded.get(ENTITIES) == []
+
+
+def test_guard_keeps_well_shaped_digit_entities_split_by_spaces_or_dashes() -> None:
+    entities = [
+        _entity("order_id", "8800-0020 03", 2, 14, "DIETClassifier"),
+        _entity("phone_number", "138 0013 8000", 15, 28, "RegexEntityExtractor"),
+        _entity("phone_last4", "5555", 31, 35, "DIETClassifier"),
+    ]
+    message = Message(data={TEXT: "x"})
+    message.set(ENTITIES, entities)
+    (guarded,) = _guard().process([message])
+    assert guarded.get(ENTITIES) == entities
+
+
+def test_guard_lets_a_regex_entity_win_over_a_learned_one_of_another_type() -> None:
+    phone = _entity("phone_number", "13611112233", 3, 14, "RegexEntityExtractor")
+    learned_phone = _entity("phone_number", "13611112233", 3, 14, "DIETClassifier")
+    amount_over_phone = _entity("amount", "13611112233", 3, 14, "DIETClassifier")
+    amount_elsewhere = _entity("amount", "99元", 16, 19, "DIETClassifier")
+    message = Message(data={TEXT: "x"})
+    message.set(ENTITIES, [amount_over_phone, phone, learned_phone, amount_elsewhere])
+    (guarded,) = _guard().process([message])
+    assert guarded.get(ENTITIES) == [phone, learned_phone, amount_elsewhere]
+
+
+def test_guard_comes_after_the_extractors_and_before_offsets_are_restored() -> None:
+    config = rasa.shared.utils.io.read_model_configuration(str(CONFIG_PATH))
+    names = [c["name"] for c in config["pipeline"]]
+    guard = names.index("bot.nlu.components.DigitEntityGuard")
+    assert names.index("RegexEntityExtractor") < guard
+    assert names.index("DIETClassifier") < guard
+    assert guard < names.index("bot.nlu.components.EntityOffsetRestorer")

@@ -172,6 +172,8 @@ def _observe(case: dict[str, Any], policy: Policy) -> dict[str, Any]:
         }
     if check == "handoff_priority":
         return {"priority": policy.handoff_priority(case["reason"])}
+    if check == "handoff_response":
+        return {"minutes": policy.handoff_response_minutes(case["priority"])}
     if check == "working_days":
         return {"date": policy.calendar.add_working_days(case["from"], case["count"])}
     if check == "is_working_day":
@@ -226,7 +228,7 @@ def test_cases_cover_every_rule(policy: Policy) -> None:
     for case in CASES:
         expect = case["expect"]
         covered.update(filter(None, [expect.get("rule"), expect.get("facts", {}).get("shipping_rule")]))
-        if case["check"] == "handoff_priority":
+        if case["check"] in ("handoff_priority", "handoff_response"):
             covered.add("HANDOFF-PRIORITY")
         if case["check"] == "identity":
             covered.add("IDENTITY-VERIFY")

@@ -285,6 +285,26 @@ def test_urgent_not_first_is_refused(tmp_path: Path) -> None:
     )
 
 
+def test_urgent_handoffs_slower_than_five_minutes_are_refused(tmp_path: Path) -> None:
+    def slow(_: dict[str, Any], rules: dict[str, dict[str, Any]]) -> None:
+        rules["HANDOFF-PRIORITY"]["response_minutes"][1] = 10
+
+    message = _load_error(_write_variant(tmp_path, slow))
+    assert message == (
+        "HANDOFF-PRIORITY.response_minutes.1: urgent matters must start within 5 minutes (004 §3.1)"
+    )
+
+
+def test_response_minutes_keyed_by_a_reason_are_refused(tmp_path: Path) -> None:
+    def by_reason(_: dict[str, Any], rules: dict[str, dict[str, Any]]) -> None:
+        rules["HANDOFF-PRIORITY"]["response_minutes"]["urgent"] = 5
+
+    message = _load_error(_write_variant(tmp_path, by_reason))
+    assert message == (
+        "HANDOFF-PRIORITY.response_minutes: 'urgent' is not a priority (a whole number, 1 or more)"
+    )
+
+
 def test_extra_holiday_in_the_wrong_year_is_refused(tmp_path: Path) -> None:
     def misplace(document: dict[str, Any], _: dict[str, dict[str, Any]]) -> None:
         document["working_day_calendar"]["extra_holidays"][2027].append(date(2028, 1, 1))
