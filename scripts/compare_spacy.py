@@ -30,6 +30,7 @@ from scripts.evaluate_nlu import (  # noqa: E402  (after the path set-up above)
     HELDOUT_PATH,
     MODEL_PATH,
     HeldoutReport,
+    _quiet_logs,
     evaluate_heldout,
     latency_summary,
     load_examples,
@@ -74,7 +75,7 @@ def build_spacy_pipeline(products: list[str]) -> Any:
 
     nlp = spacy.blank("zh", config={"nlp": {"tokenizer": {"segmenter": "jieba"}}})
     ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns(ruler_patterns(products))
+    ruler.add_patterns(ruler_patterns(products))  # type: ignore[attr-defined]
     return nlp
 
 
@@ -105,7 +106,8 @@ def print_comparison(rasa: HeldoutReport, spacy_report: HeldoutReport) -> None:
         r, s = rasa.entities.get(name), spacy_report.entities.get(name)
         left = f"{r.precision:>8.3f}{r.recall:>7.3f}{r.f1:>7.3f}" if r else f"{'-':>8}{'-':>7}{'-':>7}"
         right = f"{s.precision:>8.3f}{s.recall:>7.3f}{s.f1:>7.3f}" if s else f"{'-':>8}{'-':>7}{'-':>7}"
-        support = (r or s).support if (r or s) else 0
+        either = r or s
+        support = either.support if either else 0
         print(f"{name:<20}{left}   {right}   {support}")
 
 
@@ -115,6 +117,7 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=MODEL_PATH, help="trained Rasa model (.tar.gz)")
     parser.add_argument("--data", type=Path, default=HELDOUT_PATH, help="held-out set (Rasa NLU YAML)")
     args = parser.parse_args()
+    _quiet_logs()
     examples = load_examples(args.data)
     started = time.perf_counter()
     nlp = build_spacy_pipeline(product_names())

@@ -1,0 +1,1 @@
+"""Command-line tools: setup, training, stack control, evaluation and benchmarks."""
