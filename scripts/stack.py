@@ -11,6 +11,10 @@ PORT_BASE (Rasa, actions, orders, records = base, base+1, base+2, base+3) or fro
 RASA_PORT, ACTIONS_PORT, ORDERS_PORT, RECORDS_PORT; so two stacks can run side by side
 with different STACK_DIR and PORT_BASE. Secrets and database URLs already in the
 environment win over the generated ones (that is how production configures it).
+
+The WeChat channel gets generated local values too (Token, EncodingAESKey, AppID,
+AppSecret: no real account). WECHAT_API_BASE defaults to `disabled` (no customer-service
+messages: there is no WeChat here to send them to); WECHAT_AES_KEY_PREVIOUS to empty.
 """
 
 from __future__ import annotations
@@ -20,10 +24,11 @@ import json
 import os
 import secrets
 import signal
+import string
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,6 +38,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FIXTURES = [REPO_ROOT / "order_system" / "demo_orders.yaml"]
 MODEL_PATH = REPO_ROOT / "bot" / "models" / "aftersales.tar.gz"
 SECRET_NAMES = ("RASA_TOKEN", "ACTION_SERVER_TOKEN", "ORDERS_TOKEN", "RECORDS_TOKEN")
+_ALPHANUMERIC = string.ascii_letters + string.digits
+# WeChat's own formats: Token 3-32 letters/digits, EncodingAESKey 43 letters/digits, AppID wx+16 hex.
+WECHAT_SECRETS: dict[str, Callable[[], str]] = {
+    "WECHAT_TOKEN": lambda: secrets.token_hex(16),
+    "WECHAT_AES_KEY": lambda: "".join(secrets.choice(_ALPHANUMERIC) for _ in range(43)),
+    "WECHAT_APPID": lambda: "wx" + secrets.token_hex(8),
+    "WECHAT_APP_SECRET": lambda: secrets.token_hex(16),
+}
+WECHAT_API_DISABLED = "disabled"
+WECHAT_WEBHOOK_PATH = "/webhooks/wechat/webhook"
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
 HOST = "127.0.0.1"
 
@@ -96,13 +111,22 @@ def read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
+def service_token() -> str:
+    """A random token that no command line mistakes for an option (RASA_TOKEN is passed
+    as `--auth-token TOKEN`, and `token_urlsafe` may start with '-')."""
+    while (token := secrets.token_urlsafe(32)).startswith("-"):
+        pass
+    return token
+
+
 def local_secrets(layout: StackLayout, environ: Mapping[str, str]) -> dict[str, str]:
     """The stack's secrets: from the environment, else generated once and kept (mode 600)."""
     stored = read_env_file(layout.secrets_file)
+    generators = {**dict.fromkeys(SECRET_NAMES, service_token), **WECHAT_SECRETS}
     changed = False
-    for name in SECRET_NAMES:
+    for name, generate in generators.items():
         if not stored.get(name):
-            stored[name] = secrets.token_urlsafe(32)
+            stored[name] = generate()
             changed = True
     if changed:
         layout.directory.mkdir(parents=True, exist_ok=True)
@@ -111,7 +135,7 @@ def local_secrets(layout: StackLayout, environ: Mapping[str, str]) -> dict[str, 
             + "".join(f"{k}={v}\n" for k, v in stored.items())
         )
         layout.secrets_file.chmod(0o600)
-    return {name: environ.get(name) or stored[name] for name in SECRET_NAMES}
+    return {name: environ.get(name) or stored[name] for name in generators}
 
 
 @dataclass(frozen=True)
@@ -188,6 +212,9 @@ def service_specs(
                 "ACTION_SERVER_TOKEN": keys["ACTION_SERVER_TOKEN"],
                 "TRACKER_SQLITE_PATH": environ.get("TRACKER_SQLITE_PATH")
                 or str(directory / "tracker.db"),
+                **{name: keys[name] for name in WECHAT_SECRETS},
+                "WECHAT_API_BASE": environ.get("WECHAT_API_BASE") or WECHAT_API_DISABLED,
+                "WECHAT_AES_KEY_PREVIOUS": environ.get("WECHAT_AES_KEY_PREVIOUS", ""),
                 # Rasa's own HTTP calls and TensorFlow stay quiet and local.
                 "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -245,6 +272,10 @@ def write_env_file(layout: StackLayout, keys: Mapping[str, str]) -> None:
         "ORDERS_URL": layout.url("ORDERS_PORT"),
         "ORDERS_TOKEN": keys["ORDERS_TOKEN"],
         "ACTIONS_URL": layout.url("ACTIONS_PORT"),
+        "WECHAT_URL": f"{layout.url('RASA_PORT')}{WECHAT_WEBHOOK_PATH}",
+        "WECHAT_TOKEN": keys["WECHAT_TOKEN"],
+        "WECHAT_AES_KEY": keys["WECHAT_AES_KEY"],
+        "WECHAT_APPID": keys["WECHAT_APPID"],
     }
     layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     layout.env_file.chmod(0o600)

@@ -171,7 +171,7 @@ async def hand_off(
         ticket = await call(svc.records.create_handoff, request, idempotency_key(tracker, "handoff", reason))
     except ServiceError as error:
         logger.error("could not create a handoff ticket: %s", error)
-        dispatcher.utter_message(response="utter_records_unavailable")
+        dispatcher.utter_message(response="utter_handoff_unavailable")
         return False
     if status == "callback_scheduled":
         dispatcher.utter_message(
@@ -181,7 +181,7 @@ async def hand_off(
             close_at=hours.facts["close_at"],
             callback_at=_beijing(callback_at or now, policy),
         )
-    elif announce or reason == "system_error":
+    elif announce:
         dispatcher.utter_message(
             response="utter_handoff_queued_urgent" if priority <= 2 else "utter_handoff_queued",
             ticket_id=ticket.ticket_id,

@@ -159,5 +159,5 @@ class OrderFormValidation(FormValidationAction, ABC):
     async def _service_failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         """A service is down: say so, hand over to a person, and end the form."""
         dispatcher.utter_message(response="utter_service_unavailable")
-        await hand_off(dispatcher, tracker, "system_error", announce=False)
+        await hand_off(dispatcher, tracker, "system_error")
         return dict(ABORTED)

@@ -72,7 +72,7 @@ class ActionCheckOrderStatus(Action):
             order = await verified_order(tracker)
         except ServiceError:
             dispatcher.utter_message(response="utter_service_unavailable")
-            await hand_off(dispatcher, tracker, "system_error", announce=False)  # the message promises it
+            await hand_off(dispatcher, tracker, "system_error")
             return []
         if order is None:
             return []

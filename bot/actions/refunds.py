@@ -108,7 +108,7 @@ class ActionCheckRefundStatus(Action):
             order = await verified_order(tracker)
         except ServiceError:
             dispatcher.utter_message(response="utter_service_unavailable")
-            await hand_off(dispatcher, tracker, "system_error", announce=False)  # the message promises it
+            await hand_off(dispatcher, tracker, "system_error")
             return []
         if order is None:
             return []

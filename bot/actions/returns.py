@@ -156,7 +156,7 @@ class ActionCheckReturnEligibility(Action):
             order = await verified_order(tracker)
         except ServiceError:
             dispatcher.utter_message(response="utter_service_unavailable")
-            await hand_off(dispatcher, tracker, "system_error", announce=False)  # the message promises it
+            await hand_off(dispatcher, tracker, "system_error")
             return []
         if order is None:
             return []
@@ -259,7 +259,7 @@ class ActionReplyToReturnOffer(Action):
             return reset
         except ServiceError:
             dispatcher.utter_message(response="utter_service_unavailable")
-            await hand_off(dispatcher, tracker, "system_error", announce=False)  # the message promises it
+            await hand_off(dispatcher, tracker, "system_error")
             return reset
         dispatcher.utter_message(response="utter_return_created", return_id=created.return_id)
         return reset

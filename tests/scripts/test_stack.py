@@ -1,14 +1,17 @@
+import re
 from pathlib import Path
 
 import pytest
 
 from scripts.stack import (
     SECRET_NAMES,
+    WECHAT_SECRETS,
     StackError,
     StackLayout,
     local_secrets,
     read_env_file,
     service_specs,
+    service_token,
     up,
     write_env_file,
 )
@@ -31,14 +34,20 @@ def test_port_base_and_explicit_ports(tmp_path: Path) -> None:
 def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path) -> None:
     layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
     first = local_secrets(layout, {})
-    assert set(first) == set(SECRET_NAMES)
-    assert all(len(value) >= 40 for value in first.values())
-    assert len(set(first.values())) == len(SECRET_NAMES)
+    assert set(first) == set(SECRET_NAMES) | set(WECHAT_SECRETS)
+    assert all(len(first[name]) >= 40 for name in SECRET_NAMES)
+    assert len(set(first.values())) == len(first)
     assert (layout.secrets_file.stat().st_mode & 0o777) == 0o600
     assert local_secrets(layout, {}) == first
     overridden = local_secrets(layout, {"RASA_TOKEN": "from-the-environment"})
     assert overridden["RASA_TOKEN"] == "from-the-environment"
     assert overridden["ORDERS_TOKEN"] == first["ORDERS_TOKEN"]
+
+
+def test_service_tokens_never_look_like_a_command_line_option() -> None:
+    tokens = [service_token() for _ in range(2000)]  # token_urlsafe starts with '-' once in 64
+    assert not any(token.startswith("-") for token in tokens)
+    assert all(len(token) >= 40 for token in tokens) and len(set(tokens)) == len(tokens)
 
 
 def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
@@ -53,7 +62,33 @@ def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
         "ORDERS_URL": "http://127.0.0.1:6102",
         "ORDERS_TOKEN": keys["ORDERS_TOKEN"],
         "ACTIONS_URL": "http://127.0.0.1:6101",
+        "WECHAT_URL": "http://127.0.0.1:6100/webhooks/wechat/webhook",
+        "WECHAT_TOKEN": keys["WECHAT_TOKEN"],
+        "WECHAT_AES_KEY": keys["WECHAT_AES_KEY"],
+        "WECHAT_APPID": keys["WECHAT_APPID"],
     }
+
+
+def test_wechat_values_have_wechats_formats_and_reach_only_rasa(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    assert re.fullmatch(r"[0-9a-f]{32}", keys["WECHAT_TOKEN"])
+    assert re.fullmatch(r"[A-Za-z0-9]{43}", keys["WECHAT_AES_KEY"])
+    assert re.fullmatch(r"wx[0-9a-f]{16}", keys["WECHAT_APPID"])
+    specs = {spec.name: spec for spec in service_specs(layout, keys, [], {})}
+    assert {name: specs["rasa"].env[name] for name in WECHAT_SECRETS} == {name: keys[name] for name in WECHAT_SECRETS}
+    assert specs["rasa"].env["WECHAT_API_BASE"] == "disabled"
+    assert specs["rasa"].env["WECHAT_AES_KEY_PREVIOUS"] == ""
+    for name in ("order_system", "record_service", "action_server"):
+        assert not any(variable.startswith("WECHAT_") for variable in specs[name].env), name
+
+
+def test_wechat_api_base_and_previous_key_follow_the_environment(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    environ = {"WECHAT_API_BASE": "http://127.0.0.1:9/fake", "WECHAT_AES_KEY_PREVIOUS": "k" * 43}
+    rasa = service_specs(layout, keys, [], environ)[-1]
+    assert (rasa.env["WECHAT_API_BASE"], rasa.env["WECHAT_AES_KEY_PREVIOUS"]) == ("http://127.0.0.1:9/fake", "k" * 43)
 
 
 def test_services_get_only_their_own_secrets(tmp_path: Path) -> None:

@@ -295,7 +295,7 @@ async def test_a_down_record_service_says_the_handoff_failed(
 
     assert said(dispatcher) == [
         {"response": "utter_handoff_beyond_authority"},
-        {"response": "utter_records_unavailable"},
+        {"response": "utter_handoff_unavailable"},
     ]
     assert events == CLOSES_THE_FORM
 

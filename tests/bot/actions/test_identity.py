@@ -428,5 +428,5 @@ async def test_a_down_record_service_does_not_verify_the_owner(
     ]
     assert said(dispatcher) == [
         {"response": "utter_service_unavailable"},
-        {"response": "utter_records_unavailable"},
+        {"response": "utter_handoff_unavailable"},
     ]

@@ -1,0 +1,1 @@
+"""The project's Rasa input channels (configured in credentials.yml)."""

@@ -1,0 +1,396 @@
+"""The Rasa input and output channel of the WeChat Official Account.
+
+Routes, under `/webhooks/wechat/`: `GET /` (health), `GET /webhook` (URL verification)
+and `POST /webhook` (message push). The protocol details are in `protocol.py`, the
+one-turn-per-push bookkeeping in `delivery.py`, the customer-service API in `api.py`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+from wechatpy.crypto import WeChatCrypto
+
+from channels.wechat.api import CustomerServiceApi, WeChatApiError
+from channels.wechat.delivery import MAX_ENTRIES, DeliveryBook, TtlCache
+from channels.wechat.protocol import (
+    BOT_UNAVAILABLE_ANSWER,
+    IMAGE_ANSWER,
+    IMAGE_EVIDENCE_ANSWER,
+    MAX_CLOCK_SKEW_S,
+    Inbound,
+    MalformedMessage,
+    choose_button,
+    conversation_id_for,
+    decrypt_push,
+    dedupe_key,
+    encrypt_reply,
+    interpret,
+    is_fresh,
+    message_id_for,
+    parse_wechat_message,
+    parse_xml_fields,
+    render_buttons,
+    render_text_reply,
+    signature_matches,
+    signature_of,
+)
+from channels.wechat.settings import WeChatSettings
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "wechat"
+MAX_BODY_BYTES = 64 * 1024
+MAX_ECHOSTR_CHARS = 128
+# Images wait this long for the shopper's next message, at most this many per shopper.
+ATTACHMENT_TTL_S = 3600.0
+MAX_ATTACHMENTS = 9
+# Options shown in a turn can be picked by number until this long after.
+BUTTONS_TTL_S = 3600.0
+COMPLAINT_FORM = "complaint_form"
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class PushRefused(Exception):
+    """A push is not authentic (signature, freshness, or a signed query replayed)."""
+
+
+class WeChatOutput(OutputChannel):
+    """Collects one turn's answers as WeChat texts; options become numbered lines.
+
+    Attributes:
+        texts: The texts of the turn, in order.
+        button_payloads: The payloads of the last numbered options shown in the turn.
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.button_payloads: list[str] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        if text.strip():
+            self.texts.append(text.strip())
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        rendered, payloads = render_buttons(text, buttons)
+        await self.send_text_message(recipient_id, rendered)
+        if payloads:
+            self.button_payloads = payloads
+
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, f"图片：{image}")
+
+    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
+        await self.send_text_message(recipient_id, f"附件：{attachment}")
+
+    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
+        text = json_message.get("text")
+        if isinstance(text, str):
+            await self.send_text_message(recipient_id, text)
+
+
+@dataclass(frozen=True)
+class _Push:
+    """A verified, decrypted push: its fields, its XML, and the crypto that opened it."""
+
+    fields: dict[str, str]
+    xml: str
+    crypto: WeChatCrypto | None
+
+
+class WeChatInput(InputChannel):
+    """The Official Account channel: `channels.wechat.WeChatInput` in credentials.yml."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """The channel from its section of credentials.yml.
+
+        Raises:
+            RasaException: The section is missing.
+            WeChatConfigError: A setting is missing or malformed; the message names it.
+        """
+        if not credentials:
+            return cls.raise_missing_credentials_exception()
+        return cls(WeChatSettings.from_credentials(credentials))
+
+    def __init__(self, settings: WeChatSettings, clock: Callable[[], float] = time.time) -> None:
+        """Creates the channel.
+
+        Args:
+            settings: The validated settings.
+            clock: Unix seconds, for the freshness of pushes and reply timestamps.
+        """
+        self.settings = settings
+        self._clock = clock
+        self._cryptos = [
+            WeChatCrypto(settings.token, key, settings.app_id)
+            for key in (settings.aes_key, settings.previous_aes_key)
+            if key
+        ]
+        self.api = (
+            CustomerServiceApi(settings.api_base, settings.app_id, settings.app_secret)
+            if settings.delivery_enabled
+            else None
+        )
+        self.deliveries = DeliveryBook()
+        # Plain mode signs the query, not the body: a signed query seen with one body is
+        # refused with another, so a captured URL cannot carry a forged message.
+        self._signed_bodies: TtlCache[str] = TtlCache(MAX_CLOCK_SKEW_S * 2, MAX_ENTRIES)
+        self._attachments: TtlCache[list[dict[str, str]]] = TtlCache(ATTACHMENT_TTL_S, MAX_ENTRIES)
+        self._buttons: TtlCache[list[str]] = TtlCache(BUTTONS_TTL_S, MAX_ENTRIES)
+        self._background: set[asyncio.Task[None]] = set()
+        if self.api is None:
+            logger.warning(
+                "wechat: customer-service delivery is disabled (api_base: disabled): an answer "
+                "slower than the %.1f s reply window is dropped",
+                settings.reply_window_s,
+            )
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The routes: `GET /` (health), `GET /webhook` (URL verification), `POST /webhook`."""
+        bp = Blueprint(f"wechat_webhook_{id(self)}", __name__)
+
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        async def verify(request: Request) -> HTTPResponse:
+            if not self._query_is_authentic(request.args):
+                return response.text("invalid signature", status=403)
+            echostr = request.args.get("echostr") or ""
+            if not echostr or len(echostr) > MAX_ECHOSTR_CHARS:
+                return response.text("missing or malformed echostr", status=400)
+            return response.text(echostr)
+
+        async def receive(request: Request) -> HTTPResponse:
+            started = time.monotonic()
+            if not self._query_is_authentic(request.args):
+                return response.text("invalid signature", status=403)
+            body = await read_limited_body(request, MAX_BODY_BYTES)
+            if body is None:
+                return response.text("message too large", status=413)
+            try:
+                push = self._open(request.args, body)
+                message = parse_wechat_message(push.xml)
+            except PushRefused as error:
+                logger.info("wechat: push refused (%s)", error)
+                return response.text("invalid signature", status=403)
+            except MalformedMessage as error:
+                logger.info("wechat: malformed push refused (%s)", error)
+                return response.text("malformed message", status=400)
+            inbound = interpret(message, push.fields["MsgType"])
+            if inbound.kind == "ignore":
+                return response.text("success")
+            agent = getattr(request.app.ctx, "agent", None)
+            key = dedupe_key(push.fields)
+            delivery, first = self.deliveries.get_or_start(
+                key,
+                lambda: self._turn(inbound, key, on_new_message, agent),
+                lambda texts: self._push_later(inbound.openid, texts),
+            )
+            if not first:
+                logger.info("wechat: a repeated push joined turn %s", message_id_for(key))
+            texts = await delivery.passive_answer(self.settings.reply_window_s - (time.monotonic() - started))
+            if not texts:
+                return response.text("success")
+            return self._passive_reply(texts, push)
+
+        bp.add_route(health, "/", methods=["GET"])
+        bp.add_route(verify, "/webhook", methods=["GET"])
+        bp.add_route(receive, "/webhook", methods=["POST"], stream=True)
+
+        @bp.listener("after_server_stop")
+        async def close_api(*_: Any) -> None:
+            if self.api is not None:
+                self.api.close()
+
+        return bp
+
+    # -- verification and decryption
+
+    def _query_is_authentic(self, args: Mapping[str, Any]) -> bool:
+        timestamp, nonce = _arg(args, "timestamp"), _arg(args, "nonce")
+        if not is_fresh(timestamp, self._clock()):
+            logger.info("wechat: request refused: missing or stale timestamp")
+            return False
+        expected = signature_of(self.settings.token, timestamp, nonce)
+        if not signature_matches(expected, _arg(args, "signature")):
+            logger.info("wechat: request refused: wrong signature")
+            return False
+        return True
+
+    def _open(self, args: Mapping[str, Any], body: bytes) -> _Push:
+        """Checks and decrypts the body of a push whose query is authentic.
+
+        Raises:
+            PushRefused: The body does not belong to the signed query.
+            MalformedMessage: The body is not a WeChat message for this account.
+        """
+        outer = parse_xml_fields(body)
+        timestamp, nonce = _arg(args, "timestamp"), _arg(args, "nonce")
+        crypto: WeChatCrypto | None = None
+        if _arg(args, "encrypt_type").lower() == "aes":
+            encrypted, msg_signature = outer.get("Encrypt", ""), _arg(args, "msg_signature")
+            if not encrypted:
+                raise MalformedMessage("secure mode without <Encrypt>")
+            expected = signature_of(self.settings.token, timestamp, nonce, encrypted)
+            if not signature_matches(expected, msg_signature):
+                raise PushRefused("wrong msg_signature")
+            xml, crypto = decrypt_push(self._cryptos, encrypted, msg_signature, timestamp, nonce)
+            fields = parse_xml_fields(xml)
+        else:
+            signature, digest = _arg(args, "signature"), hashlib.sha256(body).hexdigest()
+            seen = self._signed_bodies.get(signature)
+            if seen is not None and seen != digest:
+                raise PushRefused("a signed query replayed with another body")
+            self._signed_bodies.put(signature, digest)
+            fields = outer
+            try:
+                xml = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MalformedMessage("not UTF-8") from None
+        if not fields.get("FromUserName") or not fields.get("MsgType"):
+            raise MalformedMessage("no FromUserName or MsgType")
+        query_openid = _arg(args, "openid")
+        if query_openid and query_openid != fields["FromUserName"]:
+            raise PushRefused("the openid of the query is not the sender")
+        return _Push(fields, xml, crypto)
+
+    # -- the turn and its answer
+
+    async def _turn(self, inbound: Inbound, key: str, on_new_message: OnNewMessage, agent: Any) -> list[str]:
+        """Runs the push's one bot turn, or gives the channel's own answer; never raises."""
+        conversation = conversation_id_for(inbound.openid, self.settings.token)
+        if inbound.kind == "answer":
+            return [inbound.text]
+        if inbound.kind == "image":
+            return [await self._keep_image(conversation, inbound.attachment, agent)]
+        text = inbound.text
+        if inbound.details.get("msg_type") == "text":
+            text = choose_button(text, self._buttons.get(conversation) or []) or text
+        details: dict[str, Any] = dict(inbound.details)
+        attachments = self._attachments.pop(conversation)
+        if attachments:
+            details["attachments"] = attachments
+        output = WeChatOutput()
+        message = UserMessage(
+            text=text,
+            output_channel=output,
+            sender_id=conversation,
+            input_channel=CHANNEL_NAME,
+            message_id=message_id_for(key),
+            # What bot/actions/conversation.py's trusted_account() reads.
+            metadata={"account": {"channel": CHANNEL_NAME, "account_id": inbound.openid}, "wechat": details},
+        )
+        try:
+            await on_new_message(message)
+        except Exception as error:
+            logger.error("wechat: the bot failed on message %s (%s)", message.message_id,
+                         type(error).__name__)
+            if attachments:
+                self._attachments.put(conversation, attachments)
+            return [BOT_UNAVAILABLE_ANSWER]
+        if output.button_payloads:
+            self._buttons.put(conversation, output.button_payloads)
+        else:
+            self._buttons.pop(conversation)
+        return output.texts
+
+    async def _keep_image(self, conversation: str, attachment: dict[str, str], agent: Any) -> str:
+        """Keeps an image for the shopper's next message; evidence during a complaint."""
+        evidence = await _active_loop(agent, conversation) == COMPLAINT_FORM
+        if evidence:
+            attachment = {**attachment, "evidence_for": "complaint"}
+        kept = self._attachments.get(conversation) or []
+        self._attachments.put(conversation, [*kept, attachment][-MAX_ATTACHMENTS:])
+        return IMAGE_EVIDENCE_ANSWER if evidence else IMAGE_ANSWER
+
+    def _passive_reply(self, texts: list[str], push: _Push) -> HTTPResponse:
+        now = int(self._clock())
+        fields = push.fields
+        xml = render_text_reply("\n\n".join(texts), fields["FromUserName"], fields.get("ToUserName", ""), now)
+        if push.crypto is not None:
+            xml = encrypt_reply(push.crypto, xml, secrets.token_hex(8), now)
+        return response.text(xml, content_type="application/xml; charset=utf-8")
+
+    def _push_later(self, openid: str, texts: list[str]) -> None:
+        """Sends a late answer through the customer-service API, in the background."""
+        if not texts:
+            return
+        if self.api is None:
+            logger.error(
+                "wechat: the bot answered after the reply window and customer-service delivery is "
+                "disabled: %d message(s) dropped",
+                len(texts),
+            )
+            return
+        task = asyncio.ensure_future(self._deliver(self.api, openid, texts))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    async def _deliver(api: CustomerServiceApi, openid: str, texts: list[str]) -> None:
+        for number, text in enumerate(texts, 1):
+            try:
+                await api.send_text(openid, text)
+            except WeChatApiError as error:
+                logger.error("wechat: customer-service message %d of %d not delivered (%s)",
+                             number, len(texts), error)
+                return
+
+
+async def _active_loop(agent: Any, conversation: str) -> str | None:
+    """The form the conversation is in (from Rasa's tracker store), or None."""
+    store = getattr(agent, "tracker_store", None)
+    if store is None:
+        return None
+    try:
+        tracker = await store.retrieve(conversation)
+    except Exception as error:  # the image is still kept; only the answer is less specific
+        logger.warning("wechat: tracker not readable (%s)", type(error).__name__)
+        return None
+    return str(tracker.active_loop_name) if tracker is not None and tracker.active_loop_name else None
+
+
+def _arg(args: Mapping[str, Any], name: str) -> str:
+    """A query parameter's first value, or ''."""
+    value = args.get(name)
+    return str(value) if value else ""
+
+
+async def read_limited_body(request: Request, limit: int) -> bytes | None:
+    """The body of a streaming route's request, or None when it is longer than `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    if request.stream is None:
+        return bytes(request.body or b"")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream:
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

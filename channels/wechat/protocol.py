@@ -1,0 +1,294 @@
+"""WeChat's message-push protocol as pure functions: signatures, freshness, safe XML
+parsing, decryption with key rotation, reply rendering, and what a push means for the bot.
+
+Nothing here does I/O or keeps state, so all of it is tested without a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from xml.etree.ElementTree import ParseError
+
+import defusedxml
+import defusedxml.ElementTree
+from wechatpy import events as wechat_events
+from wechatpy import messages as wechat_messages
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.replies import TextReply
+from wechatpy.utils import WeChatSigner
+
+MAX_CLOCK_SKEW_S = 300
+MAX_TEXT_CHARS = 2000
+MAX_BUTTONS = 9
+GREET_PAYLOAD = "/greet"
+# Characters XML 1.0 forbids even inside CDATA.
+_XML_INVALID_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_DIGIT_CHOICE = re.compile(r"[1-9１-９]")
+_FULL_WIDTH_DIGITS = str.maketrans("１２３４５６７８９", "123456789")
+
+# ---- what the shopper reads (Simplified Chinese) -----------------------------------------
+# These few answers come from the channel itself, without a bot turn, so they are not in
+# domain.yml (which is part of the trained model).
+IMAGE_ANSWER = "图片已收到。请用文字告诉我您要办理的事（如投诉、退货），图片会随您的下一条消息一起记录。"
+IMAGE_EVIDENCE_ANSWER = "图片已收到，会作为投诉凭证，随您的下一条消息一起记入投诉。请继续回答上面的问题。"
+VOICE_NOT_RECOGNISED_ANSWER = "抱歉，这条语音没有听清，请再说一遍，或直接打字告诉我。"
+UNSUPPORTED_ANSWER = "目前我只能看懂文字、语音和图片。请用文字告诉我您的问题，例如“查退款进度”或“我要退货”。"
+EMPTY_TEXT_ANSWER = "请用文字告诉我您的问题，例如“查退款进度”或“我要退货”。"
+BOT_UNAVAILABLE_ANSWER = "抱歉，系统有点忙，请稍后再发一次消息。"
+BUTTONS_PROMPT = "请回复数字选择："
+
+
+class MalformedMessage(ValueError):
+    """A push body is not the XML WeChat sends, or does not decrypt with our keys."""
+
+
+# ---- signatures and freshness ------------------------------------------------------------
+
+
+def signature_of(token: str, timestamp: str, nonce: str, *extra: str) -> str:
+    """WeChat's signature: SHA-1 of the sorted, concatenated values.
+
+    Args:
+        token: The account's Token.
+        timestamp: The push's `timestamp` query parameter.
+        nonce: The push's `nonce` query parameter.
+        *extra: The `<Encrypt>` text, for a secure-mode `msg_signature`.
+    """
+    signer = WeChatSigner()
+    signer.add_data(token, timestamp, nonce, *extra)
+    return str(signer.signature)
+
+
+def signature_matches(expected: str, given: str) -> bool:
+    """Compares signatures in constant time, so timing reveals no matching prefix."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def is_fresh(timestamp: str, now: float, max_skew_s: float = MAX_CLOCK_SKEW_S) -> bool:
+    """Whether a push's timestamp (Unix seconds) is within `max_skew_s` of `now`."""
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
+        return False
+    return abs(int(timestamp) - now) <= max_skew_s
+
+
+# ---- parsing and decryption --------------------------------------------------------------
+
+
+def parse_xml_fields(body: bytes | str) -> dict[str, str]:
+    """The top-level fields of a WeChat XML document, parsed with DTDs forbidden.
+
+    A DTD is refused as soon as the parser meets it, so entity expansion (billion laughs)
+    and external entities never run.
+
+    Raises:
+        MalformedMessage: Not well-formed, has a DTD, or the root is not `<xml>`.
+    """
+    try:
+        root = defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
+    except (defusedxml.DefusedXmlException, ParseError, ValueError) as error:
+        raise MalformedMessage(type(error).__name__) from None
+    if root.tag != "xml":
+        raise MalformedMessage("the root element is not <xml>")
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def decrypt_push(
+    cryptos: Sequence[WeChatCrypto], encrypted: str, msg_signature: str, timestamp: str, nonce: str
+) -> tuple[str, WeChatCrypto]:
+    """Decrypts a secure-mode push with the first key that works.
+
+    Args:
+        cryptos: One per accepted EncodingAESKey: the current one first, then the previous.
+        encrypted: The `<Encrypt>` text.
+        msg_signature: The push's verified `msg_signature`.
+        timestamp: The push's `timestamp`.
+        nonce: The push's `nonce`.
+
+    Returns:
+        The decrypted message XML, and the crypto that decrypted it (to encrypt the reply).
+
+    Raises:
+        MalformedMessage: No key decrypts it to a message for this account.
+    """
+    for crypto in cryptos:
+        xml = _try_decrypt(crypto, encrypted, msg_signature, timestamp, nonce)
+        if xml is not None:
+            return xml, crypto
+    raise MalformedMessage("does not decrypt with the current or the previous EncodingAESKey")
+
+
+def _try_decrypt(
+    crypto: WeChatCrypto, encrypted: str, msg_signature: str, timestamp: str, nonce: str
+) -> str | None:
+    try:
+        return str(crypto.decrypt_message({"Encrypt": encrypted}, msg_signature, timestamp, nonce))
+    except Exception:
+        # A wrong key fails in many ways inside wechatpy (padding, length, UTF-8, AppID).
+        return None
+
+
+def parse_wechat_message(xml: str) -> Any:
+    """wechatpy's message or event object for a push already checked by `parse_xml_fields`.
+
+    Raises:
+        MalformedMessage: wechatpy cannot read it (e.g. a field given twice).
+    """
+    try:
+        return parse_message(xml)
+    except Exception as error:  # xmltodict and wechatpy's fields raise whatever they meet
+        raise MalformedMessage(type(error).__name__) from None
+
+
+# ---- replies -----------------------------------------------------------------------------
+
+
+def cdata_safe(text: str) -> str:
+    """`text` made safe inside a CDATA section.
+
+    Characters XML forbids are dropped and `]]>` is split across two sections, because
+    wechatpy puts field values into CDATA as they are.
+    """
+    return _XML_INVALID_CHARS.sub("", text).replace("]]>", "]]]]><![CDATA[>")
+
+
+def render_text_reply(content: str, to_user: str, from_user: str, create_time: int) -> str:
+    """The passive text reply XML (wechatpy's TextReply, every value CDATA-safe).
+
+    Args:
+        content: What the shopper reads.
+        to_user: The shopper's openid (the push's FromUserName).
+        from_user: The account (the push's ToUserName).
+        create_time: Unix seconds.
+    """
+    reply = TextReply(
+        content=cdata_safe(content),
+        target=cdata_safe(to_user),
+        source=cdata_safe(from_user),
+        time=int(create_time),
+    )
+    return str(reply.render())
+
+
+def encrypt_reply(crypto: WeChatCrypto, xml: str, nonce: str, timestamp: int) -> str:
+    """The secure-mode envelope of a reply, encrypted with the key that decrypted the push."""
+    return str(crypto.encrypt_message(xml, nonce, str(timestamp)))
+
+
+def render_buttons(text: str, buttons: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
+    """A message with options as WeChat text: numbered lines, answered by a digit.
+
+    Returns:
+        The text to send, and the payload of each numbered option in order.
+    """
+    options = [button for button in buttons if button.get("title")][:MAX_BUTTONS]
+    lines = [text.strip(), BUTTONS_PROMPT if options else ""]
+    lines += [f"{number}. {button['title']}" for number, button in enumerate(options, 1)]
+    payloads = [str(button.get("payload") or button["title"]) for button in options]
+    return "\n".join(line for line in lines if line), payloads
+
+
+def choose_button(text: str, payloads: Sequence[str]) -> str | None:
+    """The payload of the option a shopper picked by replying its number, or None."""
+    stripped = text.strip()
+    if not _DIGIT_CHOICE.fullmatch(stripped):
+        return None
+    index = int(stripped.translate(_FULL_WIDTH_DIGITS)) - 1
+    return payloads[index] if index < len(payloads) else None
+
+
+# ---- identity of pushes and shoppers -----------------------------------------------------
+
+
+def dedupe_key(fields: dict[str, str]) -> str:
+    """What identifies one push across WeChat's retries.
+
+    A message's MsgId; for an event (which has none), FromUserName + CreateTime, plus the
+    event type so that two different events in the same second stay two.
+    """
+    msg_id = fields.get("MsgId", "")
+    if msg_id and msg_id != "0":
+        return f"msg:{msg_id}"
+    return f"event:{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"
+
+
+def conversation_id_for(openid: str, key: str) -> str:
+    """The Rasa conversation id of a WeChat shopper: a keyed hash of the openid.
+
+    Not the openid itself: the REST webhook lets anybody name a conversation id, so a
+    guessable one would let a stranger continue a shopper's verified conversation.
+    """
+    digest = hmac.new(key.encode(), openid.encode(), hashlib.sha256).hexdigest()
+    return f"wx-{digest[:32]}"
+
+
+def message_id_for(key: str) -> str:
+    """The Rasa message id of a push: the same for every retry of it."""
+    return f"wechat-{hashlib.sha256(key.encode()).hexdigest()[:32]}"
+
+
+# ---- what a push means -------------------------------------------------------------------
+
+InboundKind = Literal["turn", "answer", "image", "ignore"]
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """What to do with one push.
+
+    Attributes:
+        kind: `turn` (send `text` to the bot), `answer` (reply `text` without a turn),
+            `image` (keep `attachment` for the shopper's next message and say so) or
+            `ignore` (answer `success`, nothing else).
+        openid: The sender's openid.
+        text: The shopper's words for a turn, or the channel's own answer.
+        details: What the channel learnt from the push, for the turn's metadata.
+        attachment: The image's metadata, for `image`.
+    """
+
+    kind: InboundKind
+    openid: str
+    text: str = ""
+    details: dict[str, str] = field(default_factory=dict)
+    attachment: dict[str, str] = field(default_factory=dict)
+
+
+def interpret(message: Any, msg_type: str) -> Inbound:
+    """Decides what a wechatpy message or event means for the bot.
+
+    Args:
+        message: What `parse_wechat_message` returned.
+        msg_type: The push's `MsgType` field as WeChat sent it.
+    """
+    openid = str(message.source or "")
+    details = {"msg_type": msg_type}
+    if isinstance(message, wechat_messages.TextMessage):
+        text = str(message.content or "").strip()[:MAX_TEXT_CHARS]
+        if not text:
+            return Inbound("answer", openid, EMPTY_TEXT_ANSWER)
+        return Inbound("turn", openid, text, details)
+    if isinstance(message, wechat_messages.VoiceMessage):
+        recognised = str(message.recognition or "").strip()[:MAX_TEXT_CHARS]
+        if not recognised:
+            return Inbound("answer", openid, VOICE_NOT_RECOGNISED_ANSWER)
+        return Inbound("turn", openid, recognised, {**details, "media_id": str(message.media_id or "")})
+    if isinstance(message, wechat_messages.ImageMessage):
+        attachment = {
+            "type": "image",
+            "media_id": str(message.media_id or ""),
+            "pic_url": str(message.image or ""),
+            "msg_id": str(message.id or ""),
+            "received_at": str(message.time or ""),
+        }
+        return Inbound("image", openid, attachment=attachment)
+    if isinstance(message, (wechat_events.SubscribeEvent, wechat_events.SubscribeScanEvent)):
+        return Inbound("turn", openid, GREET_PAYLOAD, {**details, "event": "subscribe"})
+    if msg_type.lower() == "event":
+        # Unsubscribe, menu views, location reports...: an answer would be noise or lost.
+        return Inbound("ignore", openid)
+    return Inbound("answer", openid, UNSUPPORTED_ANSWER)
