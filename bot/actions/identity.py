@@ -12,14 +12,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.conversation import find_last4, find_order_id, trusted_account
 from bot.actions.handoff import hand_off
-from bot.actions.http_client import RequestRejectedError, ServiceUnavailableError
-from bot.actions.order_client import Order, OrderNotFoundError
+from bot.actions.http_client import RequestRejectedError, ServiceError, ServiceUnavailableError
+from bot.actions.order_client import Order, OrderNotFoundError, OrderSummary
 from bot.actions.ownership import is_verified
 from bot.actions.service_records import write_record
 from bot.actions.services import call, services
@@ -28,6 +29,8 @@ IDENTITY_RULE = "IDENTITY-VERIFY"
 ORDER_SLOTS = ["order_id", "phone_last4"]
 # Slots a form ends with when it cannot go on (identity locked, a service down).
 ABORTED = {"form_aborted": True, "requested_slot": None}
+# How many of a known shopper's latest orders are offered when asking which order.
+RECENT_ORDERS_OFFERED = 3
 
 
 class OrderFormValidation(FormValidationAction, ABC):
@@ -161,3 +164,48 @@ class OrderFormValidation(FormValidationAction, ABC):
         dispatcher.utter_message(response="utter_service_unavailable")
         await hand_off(dispatcher, tracker, "system_error")
         return dict(ABORTED)
+
+
+def recent_order_button(order: OrderSummary) -> dict[str, str]:
+    """A button that answers "which order?" with this order's number."""
+    names = "、".join(order.item_names[:2]) + ("等" if len(order.item_names) > 2 else "")
+    day = f" · {order.paid_at.month}月{order.paid_at.day}日" if order.paid_at else ""
+    return {"title": f"{order.order_id} · {names}{day}", "payload": order.order_id}
+
+
+async def recent_orders_of_account(tracker: Tracker) -> list[OrderSummary]:
+    """The latest orders of the shopper a trusted channel vouches for; none otherwise.
+
+    Only the account's owner sees them: the REST webhook's metadata proves nothing, so
+    its shoppers are never offered a list (see `trusted_account`).
+    """
+    account = trusted_account(tracker)
+    if account is None:
+        return []
+    orders = services().orders
+    try:
+        customer = await call(orders.customer_by_account, *account)
+        if customer is None:
+            return []
+        return await call(orders.recent_orders, customer.customer_id, RECENT_ORDERS_OFFERED)
+    except ServiceError:
+        return []  # asking for the number still works
+
+
+class ActionAskOrderId(Action):
+    """Asks which order; a shopper known by their channel account picks from their latest."""
+
+    def name(self) -> str:
+        return "action_ask_order_id"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        recent = await recent_orders_of_account(tracker)
+        if recent:
+            dispatcher.utter_message(
+                response="utter_ask_order_id_recent", buttons=[recent_order_button(o) for o in recent]
+            )
+        else:
+            dispatcher.utter_message(response="utter_ask_order_id")
+        return []

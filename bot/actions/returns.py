@@ -10,6 +10,7 @@ import re
 from datetime import date
 from typing import Any
 
+import cn2an
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -62,13 +63,34 @@ def parse_intact(text: str) -> bool | None:
     return None
 
 
-def pick_item(order: Order, product: str | None) -> Item:
-    """The order line the shopper means: the one named, else the first."""
-    if product:
-        for item in order.items:
-            if product in item.name or item.name in product:
-                return item
-    return order.items[0]
+_ORDINAL = re.compile(r"^(?:第)?(\d{1,2}|[一二两三四五六七八九十]{1,3})(?:个|件|款|项)?$")
+
+
+def item_named(order: Order, words: str | None) -> Item | None:
+    """The order line `words` name (a product mentioned, or an answer to "which item?")."""
+    if not words:
+        return None
+    text = normalize(words).text.strip()
+    ordinal = _ORDINAL.match(text)
+    if ordinal:  # "2", "第二个": the line's place in the list the bot showed
+        place = int(cn2an.cn2an(ordinal.group(1).replace("两", "二"), "smart"))
+        return order.items[place - 1] if 1 <= place <= len(order.items) else None
+    for item in order.items:
+        if text and (text in item.name or item.name in text or item.sku == words.strip()):
+            return item
+    return None
+
+
+def chosen_item(order: Order, tracker: Tracker) -> Item | None:
+    """The order line the shopper means, or None while an order of several lines leaves it open.
+
+    An order of one line needs no question; otherwise the item picked in the form
+    (`return_item`, a SKU) or a product named in the conversation decides.
+    """
+    if len(order.items) == 1:
+        return order.items[0]
+    picked = tracker.get_slot("return_item")
+    return item_named(order, picked) or item_named(order, mentioned(tracker, "product"))
 
 
 def _day(iso_date: str | None) -> str:
@@ -78,10 +100,9 @@ def _day(iso_date: str | None) -> str:
     return f"{day.month}月{day.day}日"
 
 
-def evaluate(order: Order, tracker: Tracker, intact: bool | None) -> tuple[Item, Decision]:
+def evaluate(order: Order, item: Item, tracker: Tracker, intact: bool | None) -> Decision:
     """The policy's decision for the item the shopper means, as far as it is known."""
     svc = services()
-    item = pick_item(order, mentioned(tracker, "product"))
     decide = (
         svc.policy.exchange_eligibility
         if tracker.get_slot("request_kind") == "exchange"
@@ -94,7 +115,7 @@ def evaluate(order: Order, tracker: Tracker, intact: bool | None) -> tuple[Item,
         intact=intact,
         quality_issue=bool(tracker.get_slot("quality_issue")),
     )
-    return item, decision
+    return decision
 
 
 def refund_already_requested(tracker: Tracker, order: Order) -> bool:
@@ -116,16 +137,50 @@ class ValidateReturnForm(OrderFormValidation):
     async def slots_after_identity(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        if tracker.get_slot("item_intact") is not None:
-            return ["item_intact"]
         try:
             order = await verified_order(tracker)
         except ServiceError:
             return []  # the decision step reports the failure
         if order is None or refund_already_requested(tracker, order):
             return []
-        _, decision = evaluate(order, tracker, None)
-        return ["item_intact"] if "intact" in decision.facts.get("missing", []) else []
+        # Which item first (the decision depends on it), then whether it is intact.
+        slots = ["return_item"] if len(order.items) > 1 else []
+        item = chosen_item(order, tracker)
+        if item is None:
+            return ["return_item"]
+        if tracker.get_slot("item_intact") is not None:
+            return [*slots, "item_intact"]
+        decision = evaluate(order, item, tracker, None)
+        return [*slots, "item_intact"] if "intact" in decision.facts.get("missing", []) else slots
+
+    async def extract_return_item(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A product named anywhere in the conversation answers "which item?" unasked."""
+        if tracker.get_slot("return_item") is not None:
+            return {}
+        product = mentioned(tracker, "product")
+        return {"return_item": product} if product else {}
+
+    async def validate_return_item(
+        self,
+        slot_value: Any,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> dict[str, Any]:
+        try:
+            order = await verified_order(tracker)
+        except ServiceError:
+            return {"return_item": None}
+        if order is None:
+            return {"return_item": None}
+        item = item_named(order, str(slot_value or ""))
+        if item is None:
+            if tracker.get_slot("requested_slot") == "return_item":
+                dispatcher.utter_message(response="utter_invalid_return_item")
+            return {"return_item": None}
+        return {"return_item": item.sku}
 
     async def validate_item_intact(
         self,
@@ -163,12 +218,20 @@ class ActionCheckReturnEligibility(Action):
         if refund_already_requested(tracker, order):
             await tell_refund_status(dispatcher, tracker, order)
             return [SlotSet("item_intact", None)]
-        item, decision = evaluate(order, tracker, _intact_value(tracker))
+        item = chosen_item(order, tracker)
+        if item is None:  # the form asks which item; a second look is not expected to miss
+            return [SlotSet("item_intact", None)]
+        decision = evaluate(order, item, tracker, _intact_value(tracker))
         if not await write_decision(tracker, "return_eligibility", order.order_id, decision):
             dispatcher.utter_message(response="utter_records_unavailable")
             return []
         offer = self._explain(dispatcher, tracker, order, item, decision)
-        return [SlotSet("return_offer", "eligible" if offer else None), SlotSet("item_intact", None)]
+        # The item stays picked while the offer to file its return is open.
+        return [
+            SlotSet("return_offer", "eligible" if offer else None),
+            SlotSet("item_intact", None),
+            *([] if offer else [SlotSet("return_item", None)]),
+        ]
 
     @staticmethod
     def _explain(
@@ -227,7 +290,7 @@ class ActionReplyToReturnOffer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        reset: list[EventType] = [SlotSet("return_offer", None)]
+        reset: list[EventType] = [SlotSet("return_offer", None), SlotSet("return_item", None)]
         order: Order | None = None
         item: Item | None = None
         # The intent itself, not the ranking: a "/affirm" button payload has no ranking.
@@ -239,7 +302,7 @@ class ActionReplyToReturnOffer(Action):
             if order is None:
                 dispatcher.utter_message(response="utter_anything_else")
                 return reset
-            item = pick_item(order, mentioned(tracker, "product"))
+            item = chosen_item(order, tracker) or order.items[0]
             quality = bool(tracker.get_slot("quality_issue"))
             created = await call(
                 services().orders.create_return,
@@ -263,3 +326,24 @@ class ActionReplyToReturnOffer(Action):
             return reset
         dispatcher.utter_message(response="utter_return_created", return_id=created.return_id)
         return reset
+
+
+class ActionAskReturnItem(Action):
+    """Asks which item of an order of several lines, with a button per line."""
+
+    def name(self) -> str:
+        return "action_ask_return_item"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        try:
+            order = await verified_order(tracker)
+        except ServiceError:
+            order = None
+        buttons = [
+            {"title": f"{place}. {item.name}", "payload": item.name}
+            for place, item in enumerate(order.items if order else [], start=1)
+        ]
+        dispatcher.utter_message(response="utter_ask_return_item", buttons=buttons)
+        return []

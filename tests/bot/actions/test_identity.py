@@ -15,6 +15,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.identity import ActionAskOrderId
 from bot.actions.order_client import OrderClient
 from bot.actions.orders import ValidateOrderStatusForm
 from bot.actions.records_client import RecordsClient
@@ -26,6 +27,7 @@ from tests.fixtures.actions import (
     fixed_clock,
     form_tracker,
     install_services,
+    make_tracker,
     new_conversation_id,
     said,
     stored_records,
@@ -430,3 +432,60 @@ async def test_a_down_record_service_does_not_verify_the_owner(
         {"response": "utter_service_unavailable"},
         {"response": "utter_handoff_unavailable"},
     ]
+
+
+# ---- which order: a known shopper picks from their latest ---------------------------------
+
+
+async def test_a_known_shopper_is_offered_their_latest_orders(
+    action_services: Services, order_client: OrderClient, domain: DomainDict
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        channel="wechat",
+        metadata={"account": {"channel": "wechat", "account_id": "oWx_zhoumin_09"}},
+        active_loop="return_form",
+    )
+
+    assert await ActionAskOrderId().run(dispatcher, tracker, domain) == []
+
+    paid = order_client.get_order("8800009001").paid_at
+    assert paid is not None
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_ask_order_id_recent"
+    assert message["buttons"] == [
+        {"title": f"8800009001 · 羊毛袜(3双装)、防风夹克 · {paid.month}月{paid.day}日", "payload": "8800009001"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("channel", "account"),
+    [
+        ("rest", {"channel": "wechat", "account_id": "oWx_zhoumin_09"}),  # anyone can claim it
+        ("wechat", {"channel": "wechat", "account_id": "oWx_nobody"}),  # nobody's
+        ("wechat", None),  # no account at all
+    ],
+)
+async def test_anyone_else_is_asked_for_the_order_number(
+    channel: str, account: dict[str, str] | None, action_services: Services, domain: DomainDict
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(channel=channel, metadata={"account": account} if account else None)
+
+    await ActionAskOrderId().run(dispatcher, tracker, domain)
+
+    assert said(dispatcher) == [{"response": "utter_ask_order_id"}]
+
+
+async def test_a_down_order_system_still_asks_for_the_order_number(
+    action_services: Services, down_order_client: OrderClient, domain: DomainDict
+) -> None:
+    install_services(action_services, orders=down_order_client)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        channel="wechat", metadata={"account": {"channel": "wechat", "account_id": "oWx_zhoumin_09"}}
+    )
+
+    await ActionAskOrderId().run(dispatcher, tracker, domain)
+
+    assert said(dispatcher) == [{"response": "utter_ask_order_id"}]

@@ -6,7 +6,6 @@ that file a return use a private order system (`private_order_system`).
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import timedelta
 from typing import Any
 
@@ -18,11 +17,13 @@ from rasa_sdk.types import DomainDict
 from bot.actions.order_client import OrderClient
 from bot.actions.records_client import RecordsClient
 from bot.actions.returns import (
+    ActionAskReturnItem,
     ActionCheckReturnEligibility,
     ActionReplyToReturnOffer,
     ValidateReturnForm,
+    chosen_item,
+    item_named,
     parse_intact,
-    pick_item,
 )
 from bot.actions.services import Services
 from tests.fixtures.actions import (
@@ -42,7 +43,8 @@ from tests.fixtures.actions import (
 )
 from tests.fixtures.servers import RunningService
 
-NOT_ELIGIBLE_EVENTS = [SlotSet("return_offer", None), SlotSet("item_intact", None)]
+NOT_ELIGIBLE_EVENTS = [SlotSet("return_offer", None), SlotSet("item_intact", None), SlotSet("return_item", None)]
+OFFER_CLOSED_EVENTS = [SlotSet("return_offer", None), SlotSet("return_item", None)]
 
 # ---- reading "is it intact?" --------------------------------------------------------
 
@@ -89,17 +91,38 @@ def test_parse_intact_reads_what_the_shopper_means(answer: str, intact: bool | N
 # ---- which item ---------------------------------------------------------------------
 
 
-def test_pick_item_takes_the_named_item_else_the_first(order_client: OrderClient) -> None:
-    order = order_client.get_order("8800001001")
-    shirt = order.items[0]
-    shorts = dataclasses.replace(shirt, sku="AP-SH-99", name="运动短裤")
-    two_items = dataclasses.replace(order, items=(shirt, shorts))
+MULTI_ITEM_ORDER = "8800009001"  # tests/fixtures/orders/multi_item.yaml: socks and a jacket
 
-    assert pick_item(two_items, "短裤") == shorts
-    assert pick_item(two_items, "那条运动短裤") == shorts
-    assert pick_item(two_items, "T恤") == shirt
-    assert pick_item(two_items, "帽子") == shirt
-    assert pick_item(two_items, None) == shirt
+
+def test_item_named_reads_a_name_a_place_or_a_sku(order_client: OrderClient) -> None:
+    socks, jacket = order_client.get_order(MULTI_ITEM_ORDER).items
+    order = order_client.get_order(MULTI_ITEM_ORDER)
+
+    assert item_named(order, "夹克") == jacket
+    assert item_named(order, "那件防风夹克") == jacket
+    assert item_named(order, "羊毛袜") == socks
+    assert item_named(order, "2") == jacket
+    assert item_named(order, "第一个") == socks
+    assert item_named(order, "第2件") == jacket
+    assert item_named(order, "AP-JK-32") == jacket
+    assert item_named(order, "3") is None
+    assert item_named(order, "帽子") is None
+    assert item_named(order, None) is None
+
+
+def test_chosen_item_needs_no_question_for_one_line(order_client: OrderClient) -> None:
+    order = order_client.get_order("8800001001")
+    assert chosen_item(order, make_tracker()) == order.items[0]
+
+
+def test_chosen_item_of_several_lines_is_the_picked_or_the_named_one(order_client: OrderClient) -> None:
+    order = order_client.get_order(MULTI_ITEM_ORDER)
+    socks, jacket = order.items
+    named = make_tracker(text="我想退夹克", entities=[{"entity": "product", "value": "夹克"}])
+
+    assert chosen_item(order, make_tracker()) is None
+    assert chosen_item(order, make_tracker(slots={"return_item": "AP-SK-31"})) == socks
+    assert chosen_item(order, named) == jacket
 
 
 # ---- what the form asks ---------------------------------------------------------------
@@ -132,6 +155,56 @@ async def test_item_intact_is_asked_only_when_the_policy_needs_it(
         SlotSet("requested_slot", next_slot),
     ]
     assert said(dispatcher) == []
+
+
+async def test_an_order_of_several_lines_asks_which_item_first(
+    action_services: Services, domain: DomainDict
+) -> None:
+    dispatcher = CollectingDispatcher()
+    last4 = verified_slots(MULTI_ITEM_ORDER)["phone_last4"]
+    tracker = form_tracker(
+        "return_form", {"phone_last4": last4}, slots={"order_id": MULTI_ITEM_ORDER, "request_kind": "return"}
+    )
+
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+
+    assert events[-1] == SlotSet("requested_slot", "return_item")
+    assert said(dispatcher) == []
+
+
+@pytest.mark.parametrize(("answer", "sku"), [("2", "AP-JK-32"), ("防风夹克", "AP-JK-32"), ("袜子", None)])
+async def test_the_answer_to_which_item_is_stored_as_its_sku(
+    answer: str, sku: str | None, action_services: Services, domain: DomainDict
+) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = form_tracker(
+        "return_form",
+        {"return_item": answer},
+        slots={**verified_slots(MULTI_ITEM_ORDER), "request_kind": "return"},
+    )
+
+    events = await ValidateReturnForm().run(dispatcher, tracker, domain)
+
+    if sku is None:  # "袜子" is not "羊毛袜(3双装)": asked again
+        assert events == [SlotSet("return_item", None), SlotSet("requested_slot", "return_item")]
+        assert said(dispatcher) == [{"response": "utter_invalid_return_item"}]
+    else:  # the jacket picked: is it intact? is the next question
+        assert events == [SlotSet("return_item", sku), SlotSet("requested_slot", "item_intact")]
+        assert said(dispatcher) == []
+
+
+async def test_which_item_is_asked_with_a_button_per_line(action_services: Services, domain: DomainDict) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(slots={**verified_slots(MULTI_ITEM_ORDER)}, active_loop="return_form")
+
+    assert await ActionAskReturnItem().run(dispatcher, tracker, domain) == []
+
+    (message,) = dispatcher.messages
+    assert message["response"] == "utter_ask_return_item"
+    assert message["buttons"] == [
+        {"title": "1. 羊毛袜(3双装)", "payload": "羊毛袜(3双装)"},
+        {"title": "2. 防风夹克", "payload": "防风夹克"},
+    ]
 
 
 async def test_a_quality_issue_does_not_ask_whether_the_goods_are_intact(
@@ -570,7 +643,7 @@ async def test_yes_files_the_return_once_and_a_second_yes_names_the_existing_one
         (("AP-TS-01",), "return", "七天无理由退货", False)
     ]
     assert said(dispatcher) == [{"response": "utter_return_created", "return_id": returns[0].return_id}]
-    assert events == [SlotSet("return_offer", None)]
+    assert events == OFFER_CLOSED_EVENTS
 
     # The same message retried (the action server resent it): the same return, not a second.
     _, retried = await reply(domain, "8800001001", "affirm", conversation, "m1")
@@ -579,7 +652,7 @@ async def test_yes_files_the_return_once_and_a_second_yes_names_the_existing_one
     # Another "yes" later, in a new conversation: the return exists already.
     events, again = await reply(domain, "8800001001", "affirm", new_conversation_id(), "m2")
     assert said(again) == [{"response": "utter_return_exists", "return_id": returns[0].return_id}]
-    assert events == [SlotSet("return_offer", None)]
+    assert events == OFFER_CLOSED_EVENTS
     assert len(private_orders.list_returns("8800001001")) == 1
 
 
@@ -599,7 +672,7 @@ async def test_no_files_nothing(private_orders: OrderClient, domain: DomainDict)
     events, dispatcher = await reply(domain, "8800001004", "deny", new_conversation_id(), "m1")
 
     assert said(dispatcher) == [{"response": "utter_return_not_filed"}]
-    assert events == [SlotSet("return_offer", None)]
+    assert events == OFFER_CLOSED_EVENTS
     assert private_orders.list_returns("8800001004") == []
 
 
@@ -612,7 +685,7 @@ async def test_yes_without_a_verified_owner_files_nothing(
     events = await ActionReplyToReturnOffer().run(dispatcher, tracker, domain)
 
     assert said(dispatcher) == [{"response": "utter_anything_else"}]
-    assert events == [SlotSet("return_offer", None)]
+    assert events == OFFER_CLOSED_EVENTS
     assert private_orders.list_returns("8800001006") == []
 
 
@@ -630,7 +703,7 @@ async def test_yes_with_the_order_system_down_is_said_and_handed_over(
     records = stored_records(records_client, conversation)
     assert [(r["kind"], r["details"]["reason"]) for r in records] == [("handoff", "system_error")]
     assert [m["response"] for m in said(dispatcher)] == ["utter_service_unavailable", "utter_handoff_queued"]
-    assert events == [SlotSet("return_offer", None)]
+    assert events == OFFER_CLOSED_EVENTS
 
 
 async def test_a_yes_button_payload_without_an_intent_ranking_files_the_return(
