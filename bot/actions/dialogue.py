@@ -7,6 +7,8 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.handoff import shopper_is_distressed
+
 # The slots of a task in progress; identity stays verified for the conversation.
 TASK_SLOTS = (
     "item_intact",
@@ -108,7 +110,11 @@ class ActionStopTask(Action):
 
 
 class ActionDefaultAskAffirmation(Action):
-    """Two-stage fallback, first stage: "您是想…吗？" with buttons, in Chinese."""
+    """Two-stage fallback, first stage: "您是想…吗？" with buttons, in Chinese.
+
+    An angry or distressed shopper is not made to try again first: a "转人工" button
+    comes first, so one tap reaches a person.
+    """
 
     def name(self) -> str:
         return "action_default_ask_affirmation"
@@ -118,9 +124,12 @@ class ActionDefaultAskAffirmation(Action):
     ) -> list[EventType]:
         ranking = tracker.latest_message.get("intent_ranking") or []
         candidates = [entry["name"] for entry in ranking if entry.get("name") in INTENT_LABELS][:2]
-        if not candidates:
+        distressed = shopper_is_distressed(tracker)
+        if not candidates and not distressed:
             dispatcher.utter_message(response="utter_ask_rephrase")
             return []
+        if distressed:
+            candidates = ["request_human", *(name for name in candidates if name != "request_human")][:2]
         buttons = [{"title": INTENT_LABELS[name], "payload": f"/{name}"} for name in candidates] + [
             {"title": "都不是", "payload": "/out_of_scope"}
         ]

@@ -44,7 +44,6 @@ REASON_BY_INTENT = {
     "report_urgent_issue": "urgent",
     "nlu_fallback": "repeated_failure",
 }
-# How long a queued ticket may wait for an agent, by priority (1 = most urgent).
 # Words of strong anger or distress: insults, threats to escalate, repeated urging.
 DISTRESS_PATTERN = re.compile(
     r"投诉到底|曝光|媒体|律师|起诉|法院|12315|骗子|垃圾|气死|太过分|什么破|滚|马上|立刻|赶紧|快点|"
@@ -75,6 +74,12 @@ REASON_SUMMARY = {
 def is_distressed(texts: list[str]) -> bool:
     """Whether the shopper's words show strong anger or distress (raises priority)."""
     return any(DISTRESS_PATTERN.search(text) for text in texts)
+
+
+def shopper_is_distressed(tracker: Tracker) -> bool:
+    """Whether the shopper's last three messages show strong anger or distress."""
+    shopper_texts = [t["text"] for t in transcript(tracker) if t["role"] == "shopper"]
+    return is_distressed(shopper_texts[-3:])
 
 
 def priority_for(policy: Policy, reason: str, distressed: bool) -> int:
@@ -133,8 +138,7 @@ async def hand_off(
     svc = services()
     policy = svc.policy
     now = svc.clock()
-    shopper_texts = [t["text"] for t in transcript(tracker) if t["role"] == "shopper"]
-    priority = priority_for(policy, reason, is_distressed(shopper_texts[-3:]))
+    priority = priority_for(policy, reason, shopper_is_distressed(tracker))
     hours = policy.service_hours(now)
     if hours.outcome == "open":
         status, callback_at = "queued", None

@@ -44,10 +44,10 @@ async def test_stopping_ends_the_form_and_forgets_the_task_but_not_the_verified_
 
 
 async def ask(
-    domain: DomainDict, ranking: list[dict[str, Any]] | None
+    domain: DomainDict, ranking: list[dict[str, Any]] | None, text: str = "那个东西怎么弄"
 ) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
     dispatcher = CollectingDispatcher()
-    tracker = make_tracker(text="那个东西怎么弄", intent="nlu_fallback", intent_ranking=ranking)
+    tracker = make_tracker(text=text, intent="nlu_fallback", intent_ranking=ranking)
     events = await ActionDefaultAskAffirmation().run(dispatcher, tracker, domain)
     return events, dispatcher
 
@@ -109,3 +109,43 @@ async def test_without_a_known_candidate_the_shopper_is_asked_to_rephrase(
 
     assert said(dispatcher) == [{"response": "utter_ask_rephrase"}]
     assert events == []
+
+
+@pytest.mark.parametrize("text", ["你们这什么破东西，我要曝光你们！！", "到底管不管", "骗子"])
+async def test_an_angry_shopper_gets_a_person_as_the_first_choice(text: str, domain: DomainDict) -> None:
+    _, dispatcher = await ask(
+        domain,
+        [
+            {"name": "nlu_fallback", "confidence": 0.45},
+            {"name": "file_complaint", "confidence": 0.30},
+            {"name": "request_refund", "confidence": 0.20},
+        ],
+        text=text,
+    )
+
+    assert said(dispatcher) == [
+        {
+            "response": "utter_ask_affirmation",
+            "choices": "“转人工客服”、“投诉”",
+            "buttons": [
+                {"title": "转人工客服", "payload": "/request_human"},
+                {"title": "投诉", "payload": "/file_complaint"},
+                {"title": "都不是", "payload": "/out_of_scope"},
+            ],
+        }
+    ]
+
+
+async def test_an_angry_shopper_nobody_understood_is_still_offered_a_person(domain: DomainDict) -> None:
+    _, dispatcher = await ask(domain, [{"name": "nlu_fallback", "confidence": 0.45}], text="气死我了！！")
+
+    assert said(dispatcher) == [
+        {
+            "response": "utter_ask_affirmation",
+            "choices": "“转人工客服”",
+            "buttons": [
+                {"title": "转人工客服", "payload": "/request_human"},
+                {"title": "都不是", "payload": "/out_of_scope"},
+            ],
+        }
+    ]
