@@ -12,6 +12,7 @@ from bot.actions.handoff import shopper_is_distressed
 # The slots of a task in progress; identity stays verified for the conversation.
 TASK_SLOTS = (
     "item_intact",
+    "return_item",
     "return_offer",
     "complaint_category",
     "complaint_description",

@@ -21,6 +21,7 @@ async def test_stopping_ends_the_form_and_forgets_the_task_but_not_the_verified_
         slots={
             **verified_slots("8800001001"),
             "item_intact": "yes",
+            "return_item": "AP-TS-01",
             "return_offer": "eligible",
             "requested_slot": "item_intact",
         },
@@ -34,6 +35,7 @@ async def test_stopping_ends_the_form_and_forgets_the_task_but_not_the_verified_
     assert events == [
         ActiveLoop(None),
         SlotSet("item_intact", None),
+        SlotSet("return_item", None),
         SlotSet("return_offer", None),
         SlotSet("complaint_category", None),
         SlotSet("complaint_description", None),
