@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -58,24 +58,23 @@ def _normalization_of(message: Message) -> NormalizedText | None:
     return NormalizedText.from_offsets(normalized, original, offsets)
 
 
-@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
-class ChineseNormalizer(GraphComponent):
-    """Replaces the message text with its normalisation (see `bot.nlu.normalize`).
+_Component = TypeVar("_Component", bound="StatelessComponent")
 
-    Registered as a MESSAGE_TOKENIZER so that the default recipe runs it in the
-    training chain (`process_training_data`) and the prediction chain (`process`), in
-    pipeline order, before JiebaTokenizer. It is not a `Tokenizer` subclass, so Rasa's
-    one-tokenizer check does not count it.
+
+class StatelessComponent(GraphComponent):
+    """A graph component with no options and nothing trained: made as is for every graph.
+
+    Not registered with a recipe itself, so it never appears in a pipeline.
     """
 
     @classmethod
     def create(
-        cls,
+        cls: type[_Component],
         config: dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> ChineseNormalizer:
+    ) -> _Component:
         """Creates the component (it has no configuration and no state)."""
         return cls()
 
@@ -83,6 +82,17 @@ class ChineseNormalizer(GraphComponent):
     def get_default_config() -> dict[str, Any]:
         """No options."""
         return {}
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
+class ChineseNormalizer(StatelessComponent):
+    """Replaces the message text with its normalisation (see `bot.nlu.normalize`).
+
+    Registered as a MESSAGE_TOKENIZER so that the default recipe runs it in the
+    training chain (`process_training_data`) and the prediction chain (`process`), in
+    pipeline order, before JiebaTokenizer. It is not a `Tokenizer` subclass, so Rasa's
+    one-tokenizer check does not count it.
+    """
 
     @staticmethod
     def supported_languages() -> list[str] | None:
@@ -156,7 +166,7 @@ class ChineseNormalizer(GraphComponent):
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class EntityOffsetRestorer(GraphComponent):
+class EntityOffsetRestorer(StatelessComponent):
     """Points entities and tokens back into the original text and restores the message text.
 
     Goes after every extractor (and EntitySynonymMapper). Entity values are not touched:
@@ -164,22 +174,6 @@ class EntityOffsetRestorer(GraphComponent):
     actions want. Tokens are remapped too, because `rasa test` aligns entities to tokens
     by offsets. The normalised text stays available as `normalized_text`.
     """
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> EntityOffsetRestorer:
-        """Creates the component (it has no configuration and no state)."""
-        return cls()
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        """No options."""
-        return {}
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Restores original offsets and text on messages that ChineseNormalizer changed."""
@@ -230,29 +224,13 @@ REGEX_EXTRACTOR = "RegexEntityExtractor"
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
-class DigitEntityGuard(GraphComponent):
+class DigitEntityGuard(StatelessComponent):
     """Lets the regexes have the last word on digits: order numbers, phones, amounts.
 
     Goes after the extractors, before `EntityOffsetRestorer`. Drops a digit entity whose
     value has an impossible shape (an order number of three digits), and a learned entity
     that overlaps a regex entity of another type (DIET calling a mobile number an amount).
     """
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> DigitEntityGuard:
-        """Creates the component (it has no configuration and no state)."""
-        return cls()
-
-    @staticmethod
-    def get_default_config() -> dict[str, Any]:
-        """No options."""
-        return {}
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Removes the entities that the regexes contradict."""
