@@ -28,7 +28,7 @@ from bot.actions.conversation import (
 )
 from bot.actions.http_client import ServiceError
 from bot.actions.order_client import Order
-from bot.actions.ownership import verified_order
+from bot.actions.ownership import verified_order_if_reachable
 from bot.actions.records_client import NewHandoff
 from bot.actions.services import call, services
 from bot.policy import Policy
@@ -205,10 +205,7 @@ class ActionHandoff(Action):
         reason = REASON_BY_INTENT.get(latest_intent(tracker) or "", "other")
         if reason == "beyond_authority":
             dispatcher.utter_message(response="utter_handoff_beyond_authority")
-        try:
-            order = await verified_order(tracker)
-        except ServiceError:
-            order = None
+        order = await verified_order_if_reachable(tracker)
         await hand_off(dispatcher, tracker, reason, order=order)
         # Whatever form was running ends: a person takes it from here.
         return [ActiveLoop(None), SlotSet("requested_slot", None)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rasa_sdk import Tracker
 
+from bot.actions.http_client import ServiceError
 from bot.actions.order_client import Order
 from bot.actions.services import call, services
 
@@ -23,3 +24,12 @@ async def verified_order(tracker: Tracker) -> Order | None:
     if not is_verified(tracker):
         return None
     return await call(services().orders.get_order, str(tracker.get_slot("order_id")))
+
+
+async def verified_order_if_reachable(tracker: Tracker) -> Order | None:
+    """`verified_order`, or None when the order system fails: for callers that carry on
+    without it (a question to ask, a handoff), leaving the failure to the decision step."""
+    try:
+        return await verified_order(tracker)
+    except ServiceError:
+        return None

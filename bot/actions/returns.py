@@ -21,7 +21,7 @@ from bot.actions.handoff import hand_off
 from bot.actions.http_client import RequestRejectedError, ServiceError
 from bot.actions.identity import OrderFormValidation
 from bot.actions.order_client import Item, Order
-from bot.actions.ownership import verified_order
+from bot.actions.ownership import verified_order, verified_order_if_reachable
 from bot.actions.refunds import tell_refund_status
 from bot.actions.service_records import write_decision
 from bot.actions.services import call, services
@@ -137,10 +137,7 @@ class ValidateReturnForm(OrderFormValidation):
     async def slots_after_identity(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[str]:
-        try:
-            order = await verified_order(tracker)
-        except ServiceError:
-            return []  # the decision step reports the failure
+        order = await verified_order_if_reachable(tracker)  # a failure: the decision step says so
         if order is None or refund_already_requested(tracker, order):
             return []
         # Which item first (the decision depends on it), then whether it is intact.
@@ -169,10 +166,7 @@ class ValidateReturnForm(OrderFormValidation):
         tracker: Tracker,
         domain: DomainDict,
     ) -> dict[str, Any]:
-        try:
-            order = await verified_order(tracker)
-        except ServiceError:
-            return {"return_item": None}
+        order = await verified_order_if_reachable(tracker)
         if order is None:
             return {"return_item": None}
         item = item_named(order, str(slot_value or ""))
@@ -337,10 +331,7 @@ class ActionAskReturnItem(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        try:
-            order = await verified_order(tracker)
-        except ServiceError:
-            order = None
+        order = await verified_order_if_reachable(tracker)
         buttons = [
             {"title": f"{place}. {item.name}", "payload": item.name}
             for place, item in enumerate(order.items if order else [], start=1)
