@@ -30,10 +30,10 @@ from scripts.evaluate_nlu import (  # noqa: E402  (after the path set-up above)
     HELDOUT_PATH,
     MODEL_PATH,
     HeldoutReport,
-    _quiet_logs,
     evaluate_heldout,
     latency_summary,
     load_examples,
+    quiet_logs,
     score_heldout,
 )
 
@@ -117,7 +117,7 @@ def main() -> int:
     parser.add_argument("--model", type=Path, default=MODEL_PATH, help="trained Rasa model (.tar.gz)")
     parser.add_argument("--data", type=Path, default=HELDOUT_PATH, help="held-out set (Rasa NLU YAML)")
     args = parser.parse_args()
-    _quiet_logs()
+    quiet_logs()
     examples = load_examples(args.data)
     started = time.perf_counter()
     nlp = build_spacy_pipeline(product_names())

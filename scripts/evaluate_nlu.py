@@ -293,7 +293,7 @@ def cross_validate(folds: int, out: Path = RESULTS_DIR / "cross-validation") -> 
     return summary
 
 
-def _quiet_logs() -> None:
+def quiet_logs() -> None:
     """Rasa logs every parse at debug level; the report is what this script prints."""
     from rasa.utils.log_utils import configure_structlog
 
@@ -309,7 +309,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=HELDOUT_PATH, help="held-out set (Rasa NLU YAML)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the reports go")
     args = parser.parse_args()
-    _quiet_logs()
+    quiet_logs()
     try:
         report = evaluate_heldout(args.model, args.data)
     except FileNotFoundError as error:
