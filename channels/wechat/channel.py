@@ -22,6 +22,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 
+from channels.http import read_limited_body
 from channels.wechat.api import CustomerServiceApi, WeChatApiError
 from channels.wechat.delivery import MAX_ENTRIES, DeliveryBook, TtlCache
 from channels.wechat.protocol import (
@@ -377,20 +378,3 @@ def _arg(args: Mapping[str, Any], name: str) -> str:
     """A query parameter's first value, or ''."""
     value = args.get(name)
     return str(value) if value else ""
-
-
-async def read_limited_body(request: Request, limit: int) -> bytes | None:
-    """The body of a streaming route's request, or None when it is longer than `limit`."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    if request.stream is None:
-        return bytes(request.body or b"")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream:
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
