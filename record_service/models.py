@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Column, Index, Integer, String, Text
-from sqlalchemy.orm import declarative_base
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import declarative_base, relationship
 
 from service_common.db import UtcDateTime
 
@@ -82,6 +82,28 @@ class ComplaintTicket(Base):
     created_at = Column(UtcDateTime, nullable=False)
     due_at = Column(UtcDateTime, nullable=False)
     rule = Column(String(128), nullable=False)
+    evidence = relationship(
+        "ComplaintEvidence", order_by="ComplaintEvidence.position", lazy="selectin"
+    )
+
+
+class ComplaintEvidence(Base):
+    """A picture the shopper sent with a complaint, as the channel received it.
+
+    A table of its own rather than a column of the ticket, so that databases created
+    before evidence existed gain it from `create_all` without a migration.
+    """
+
+    __tablename__ = "complaint_evidence"
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id = Column(String(32), ForeignKey("complaint_tickets.ticket_id"), nullable=False, index=True)
+    position = Column(Integer, nullable=False)
+    kind = Column(String(16), nullable=False)
+    channel = Column(String(32), nullable=False)
+    media_id = Column(String(128))
+    url = Column(String(1024))
+    received_at = Column(UtcDateTime, nullable=False)
 
 
 class HandoffTicket(Base):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from record_service.models import (
     BUSINESS_TZ,
+    ComplaintEvidence,
     ComplaintTicket,
     HandoffTicket,
     IdempotencyKey,
@@ -74,6 +75,17 @@ class NewRecord:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A picture sent with a complaint: the channel's media id and/or an https URL."""
+
+    kind: str
+    channel: str
+    media_id: str | None
+    url: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
 class NewComplaint:
     """A validated complaint; its record is written with it."""
 
@@ -85,6 +97,7 @@ class NewComplaint:
     contact_phone: str | None
     due_at: datetime
     rule: str
+    evidence: tuple[Evidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -239,11 +252,23 @@ class RecordRepository:
                 created_at=now,
                 due_at=request.due_at,
                 rule=request.rule,
+                evidence=[
+                    ComplaintEvidence(
+                        position=position,
+                        kind=item.kind,
+                        channel=item.channel,
+                        media_id=item.media_id,
+                        url=item.url,
+                        received_at=item.received_at,
+                    )
+                    for position, item in enumerate(request.evidence)
+                ],
             )
             details = {
                 "ticket_id": ticket.ticket_id,
                 "category": request.category,
                 "due_at": iso(request.due_at),
+                "evidence_count": len(request.evidence),
             }
             record = _record(request.conversation_id, "complaint", request.order_id,
                              "created", request.rule, details, now)

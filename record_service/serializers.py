@@ -40,6 +40,16 @@ def complaint_json(ticket: ComplaintTicket) -> dict[str, Any]:
         "created_at": iso(ticket.created_at),
         "due_at": iso(ticket.due_at),
         "rule": ticket.rule,
+        "evidence": [
+            {
+                "kind": item.kind,
+                "channel": item.channel,
+                "media_id": item.media_id,
+                "url": item.url,
+                "received_at": iso(item.received_at),
+            }
+            for item in ticket.evidence
+        ],
     }
 
 

@@ -21,7 +21,7 @@ from record_service.models import (
     HANDOFF_STATUSES,
     NEW_HANDOFF_STATUSES,
 )
-from record_service.repository import HandoffContext, NewComplaint, NewHandoff, NewRecord
+from record_service.repository import Evidence, HandoffContext, NewComplaint, NewHandoff, NewRecord
 from service_common.http import ApiError
 
 MAX_CONVERSATION_ID_CHARS = 128
@@ -62,8 +62,15 @@ _COMPLAINT_FIELDS = frozenset(
         "contact_phone",
         "due_at",
         "rule",
+        "evidence",
     }
 )
+_EVIDENCE_FIELDS = frozenset({"kind", "channel", "media_id", "url", "received_at"})
+EVIDENCE_KINDS = ("image",)
+MAX_EVIDENCE_ITEMS = 9
+MAX_MEDIA_ID_CHARS = 128
+MAX_EVIDENCE_URL_CHARS = 1024
+_EVIDENCE_URL = re.compile(r"https?://[^\s]+")
 _HANDOFF_FIELDS = frozenset(
     {
         "conversation_id",
@@ -188,7 +195,43 @@ def new_complaint(body: Mapping[str, Any]) -> NewComplaint:
         contact_phone=contact_phone,
         due_at=_aware_time(body.get("due_at"), "due_at"),
         rule=_line(rule, "rule", MAX_RULE_CHARS),
+        evidence=_evidence(body.get("evidence", [])),
     )
+
+
+def _evidence(value: object) -> tuple[Evidence, ...]:
+    """The pictures of a complaint: at most nine, each with a media id or a URL."""
+    if not isinstance(value, list) or len(value) > MAX_EVIDENCE_ITEMS:
+        raise ApiError(
+            422, "invalid_evidence", f"evidence must be a list of at most {MAX_EVIDENCE_ITEMS} items"
+        )
+    items: list[Evidence] = []
+    for entry in value:
+        if not isinstance(entry, dict):
+            raise ApiError(422, "invalid_evidence", "each evidence item must be an object")
+        _reject_unknown_fields(entry, _EVIDENCE_FIELDS)
+        if entry.get("kind") not in EVIDENCE_KINDS:
+            kinds = ", ".join(EVIDENCE_KINDS)
+            raise ApiError(422, "invalid_evidence", f"evidence kind must be one of {kinds}")
+        media_id, url = entry.get("media_id"), entry.get("url")
+        if media_id is not None:
+            media_id = _line(media_id, "media_id", MAX_MEDIA_ID_CHARS)
+        if url is not None and not (
+            isinstance(url, str) and len(url) <= MAX_EVIDENCE_URL_CHARS and _EVIDENCE_URL.fullmatch(url)
+        ):
+            raise ApiError(422, "invalid_evidence", "an evidence url must be an http(s) URL")
+        if media_id is None and url is None:
+            raise ApiError(422, "invalid_evidence", "an evidence item needs a media_id or a url")
+        items.append(
+            Evidence(
+                kind=str(entry["kind"]),
+                channel=_channel(entry.get("channel")),
+                media_id=media_id,
+                url=url,
+                received_at=_aware_time(entry.get("received_at"), "received_at"),
+            )
+        )
+    return tuple(items)
 
 
 def new_handoff(body: Mapping[str, Any]) -> NewHandoff:

@@ -39,6 +39,10 @@ _COMPLAINT_WORDS = re.compile(r"我要|我想|投诉|举报|你们|一下|!|！|
 MIN_DESCRIPTION_CHARS = 4
 MAX_DESCRIPTION_CHARS = 2000
 COMPLAINT_RULE = "COMPLAINT-24H"
+COMPLAINT_FORM = "complaint_form"
+# What the record service keeps of a picture, and how many (record_service/validation.py).
+EVIDENCE_FIELDS = ("kind", "channel", "media_id", "url", "received_at")
+MAX_EVIDENCE_ITEMS = 9
 
 
 def parse_category(text: str) -> str | None:
@@ -50,6 +54,24 @@ def parse_category(text: str) -> str | None:
 def is_description(text: str) -> bool:
     """Whether `text` says what happened, beyond "我要投诉"."""
     return len(_COMPLAINT_WORDS.sub("", text)) >= MIN_DESCRIPTION_CHARS
+
+
+def complaint_evidence(events: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
+    """The pictures the shopper sent during the latest complaint form, oldest first.
+
+    Channels put pictures on the shopper's next message as `metadata["attachments"]`,
+    marked `evidence_for: complaint` when the complaint form was active at the time.
+    """
+    evidence: list[dict[str, Any]] = []
+    for event in reversed(events):
+        if event.get("event") == "active_loop" and event.get("name") == COMPLAINT_FORM:
+            break
+        metadata = event.get("metadata") if event.get("event") == "user" else None
+        attachments = metadata.get("attachments") if isinstance(metadata, dict) else None
+        for item in reversed(attachments if isinstance(attachments, list) else []):
+            if isinstance(item, dict) and item.get("evidence_for") == "complaint":
+                evidence.append({name: item.get(name) for name in EVIDENCE_FIELDS})
+    return tuple(reversed(evidence[:MAX_EVIDENCE_ITEMS]))
 
 
 class ValidateComplaintForm(FormValidationAction):
@@ -111,6 +133,7 @@ class ActionCreateComplaint(Action):
             contact_phone=tracker.get_slot("contact_phone"),
             due_at=str(decision.facts["due_at"]),
             rule=decision.rule,
+            evidence=complaint_evidence(tracker.events),
         )
         try:
             ticket = await call(

@@ -100,6 +100,8 @@ class NewComplaint:
         due_at: When feedback is due (at most 24 h away): an aware datetime or an ISO
             8601 string with an offset (as a policy decision's facts hold it).
         rule: The id of the policy rule applied, e.g. ``COMPLAINT-24H``.
+        evidence: Pictures sent with the complaint, as the record service takes them
+            (``kind``, ``channel``, ``media_id``, ``url``, ``received_at``).
     """
 
     conversation_id: str
@@ -110,6 +112,7 @@ class NewComplaint:
     contact_phone: str | None = field(repr=False)
     due_at: datetime | str
     rule: str
+    evidence: tuple[dict[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The POST /api/complaints body."""
@@ -122,6 +125,7 @@ class NewComplaint:
             "contact_phone": self.contact_phone,
             "due_at": _aware_iso(self.due_at, "due_at"),
             "rule": self.rule,
+            "evidence": [dict(item) for item in self.evidence],
         }
 
 

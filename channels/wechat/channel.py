@@ -23,13 +23,16 @@ from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 
 from channels.http import read_limited_body
+from channels.texts import ChannelTexts
 from channels.wechat.api import CustomerServiceApi, WeChatApiError
 from channels.wechat.delivery import MAX_ENTRIES, DeliveryBook, TtlCache
 from channels.wechat.protocol import (
     BOT_UNAVAILABLE_ANSWER,
+    BUTTONS_PROMPT,
     IMAGE_ANSWER,
     IMAGE_EVIDENCE_ANSWER,
     MAX_CLOCK_SKEW_S,
+    TEXT_NAMES,
     Inbound,
     MalformedMessage,
     choose_button,
@@ -46,6 +49,7 @@ from channels.wechat.protocol import (
     render_text_reply,
     signature_matches,
     signature_of,
+    split_into_messages,
 )
 from channels.wechat.settings import WeChatSettings
 
@@ -76,9 +80,10 @@ class WeChatOutput(OutputChannel):
         button_payloads: The payloads of the last numbered options shown in the turn.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, buttons_prompt: str) -> None:
         self.texts: list[str] = []
         self.button_payloads: list[str] = []
+        self._buttons_prompt = buttons_prompt
 
     @classmethod
     def name(cls) -> str:
@@ -91,7 +96,7 @@ class WeChatOutput(OutputChannel):
     async def send_text_with_buttons(
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
-        rendered, payloads = render_buttons(text, buttons)
+        rendered, payloads = render_buttons(text, buttons, self._buttons_prompt)
         await self.send_text_message(recipient_id, rendered)
         if payloads:
             self.button_payloads = payloads
@@ -134,16 +139,20 @@ class WeChatInput(InputChannel):
         """
         if not credentials:
             return cls.raise_missing_credentials_exception()
-        return cls(WeChatSettings.from_credentials(credentials))
+        return cls(WeChatSettings.from_credentials(credentials), ChannelTexts.load(TEXT_NAMES))
 
-    def __init__(self, settings: WeChatSettings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, settings: WeChatSettings, texts: ChannelTexts, clock: Callable[[], float] = time.time
+    ) -> None:
         """Creates the channel.
 
         Args:
             settings: The validated settings.
+            texts: The channel's own texts (`protocol.TEXT_NAMES`).
             clock: Unix seconds, for the freshness of pushes and reply timestamps.
         """
         self.settings = settings
+        self.texts = texts
         self._clock = clock
         self._cryptos = [
             WeChatCrypto(settings.token, key, settings.app_id)
@@ -159,7 +168,7 @@ class WeChatInput(InputChannel):
         # Plain mode signs the query, not the body: a signed query seen with one body is
         # refused with another, so a captured URL cannot carry a forged message.
         self._signed_bodies: TtlCache[str] = TtlCache(MAX_CLOCK_SKEW_S * 2, MAX_ENTRIES)
-        self._attachments: TtlCache[list[dict[str, str]]] = TtlCache(ATTACHMENT_TTL_S, MAX_ENTRIES)
+        self._attachments: TtlCache[list[dict[str, str | None]]] = TtlCache(ATTACHMENT_TTL_S, MAX_ENTRIES)
         self._buttons: TtlCache[list[str]] = TtlCache(BUTTONS_TTL_S, MAX_ENTRIES)
         self._background: set[asyncio.Task[None]] = set()
         if self.api is None:
@@ -284,17 +293,14 @@ class WeChatInput(InputChannel):
         """Runs the push's one bot turn, or gives the channel's own answer; never raises."""
         conversation = conversation_id_for(inbound.openid, self.settings.token)
         if inbound.kind == "answer":
-            return [inbound.text]
+            return [self.texts(inbound.text)]
         if inbound.kind == "image":
             return [await self._keep_image(conversation, inbound.attachment, agent)]
         text = inbound.text
         if inbound.details.get("msg_type") == "text":
             text = choose_button(text, self._buttons.get(conversation) or []) or text
-        details: dict[str, Any] = dict(inbound.details)
         attachments = self._attachments.pop(conversation)
-        if attachments:
-            details["attachments"] = attachments
-        output = WeChatOutput()
+        output = WeChatOutput(self.texts(BUTTONS_PROMPT))
         message = UserMessage(
             text=text,
             output_channel=output,
@@ -302,7 +308,12 @@ class WeChatInput(InputChannel):
             input_channel=CHANNEL_NAME,
             message_id=message_id_for(key),
             # What bot/actions/conversation.py's trusted_account() reads.
-            metadata={"account": {"channel": CHANNEL_NAME, "account_id": inbound.openid}, "wechat": details},
+            metadata={
+                "account": {"channel": CHANNEL_NAME, "account_id": inbound.openid},
+                "wechat": dict(inbound.details),
+                # Channel-neutral, for complaint evidence (bot/actions/complaints.py).
+                "attachments": attachments or [],
+            },
         )
         try:
             await on_new_message(message)
@@ -311,21 +322,36 @@ class WeChatInput(InputChannel):
                          type(error).__name__)
             if attachments:
                 self._attachments.put(conversation, attachments)
-            return [BOT_UNAVAILABLE_ANSWER]
+            return [self.texts(BOT_UNAVAILABLE_ANSWER)]
         if output.button_payloads:
             self._buttons.put(conversation, output.button_payloads)
         else:
             self._buttons.pop(conversation)
-        return output.texts
+        return self._fit_one_reply(inbound.openid, split_into_messages(output.texts))
 
-    async def _keep_image(self, conversation: str, attachment: dict[str, str], agent: Any) -> str:
+    def _fit_one_reply(self, openid: str, messages: list[str]) -> list[str]:
+        """The answer as one passive reply; a longer one goes out as several messages.
+
+        A passive reply holds one message, so an answer of several goes through the
+        customer-service API, in order, and the push is answered `success`.
+        """
+        if len(messages) <= 1:
+            return messages
+        if self.api is not None:
+            self._push_later(openid, messages)
+            return []
+        logger.warning("wechat: an answer of %d messages was cut to the first (delivery disabled)",
+                       len(messages))
+        return messages[:1]
+
+    async def _keep_image(self, conversation: str, attachment: dict[str, str | None], agent: Any) -> str:
         """Keeps an image for the shopper's next message; evidence during a complaint."""
         evidence = await _active_loop(agent, conversation) == COMPLAINT_FORM
         if evidence:
             attachment = {**attachment, "evidence_for": "complaint"}
         kept = self._attachments.get(conversation) or []
         self._attachments.put(conversation, [*kept, attachment][-MAX_ATTACHMENTS:])
-        return IMAGE_EVIDENCE_ANSWER if evidence else IMAGE_ANSWER
+        return self.texts(IMAGE_EVIDENCE_ANSWER if evidence else IMAGE_ANSWER)
 
     def _passive_reply(self, texts: list[str], push: _Push) -> HTTPResponse:
         now = int(self._clock())

@@ -11,6 +11,7 @@ import hmac
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 from xml.etree.ElementTree import ParseError
 
@@ -26,22 +27,31 @@ from wechatpy.utils import WeChatSigner
 MAX_CLOCK_SKEW_S = 300
 MAX_TEXT_CHARS = 2000
 MAX_BUTTONS = 9
+# WeChat's limit on one text message (passive reply or customer-service message), in UTF-8 bytes.
+MAX_MESSAGE_BYTES = 2048
 GREET_PAYLOAD = "/greet"
 # Characters XML 1.0 forbids even inside CDATA.
 _XML_INVALID_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _DIGIT_CHOICE = re.compile(r"[1-9１-９]")
 _FULL_WIDTH_DIGITS = str.maketrans("１２３４５６７８９", "123456789")
 
-# ---- what the shopper reads (Simplified Chinese) -----------------------------------------
-# These few answers come from the channel itself, without a bot turn, so they are not in
-# domain.yml (which is part of the trained model).
-IMAGE_ANSWER = "图片已收到。请用文字告诉我您要办理的事（如投诉、退货），图片会随您的下一条消息一起记录。"
-IMAGE_EVIDENCE_ANSWER = "图片已收到，会作为投诉凭证，随您的下一条消息一起记入投诉。请继续回答上面的问题。"
-VOICE_NOT_RECOGNISED_ANSWER = "抱歉，这条语音没有听清，请再说一遍，或直接打字告诉我。"
-UNSUPPORTED_ANSWER = "目前我只能看懂文字、语音和图片。请用文字告诉我您的问题，例如“查退款进度”或“我要退货”。"
-EMPTY_TEXT_ANSWER = "请用文字告诉我您的问题，例如“查退款进度”或“我要退货”。"
-BOT_UNAVAILABLE_ANSWER = "抱歉，系统有点忙，请稍后再发一次消息。"
-BUTTONS_PROMPT = "请回复数字选择："
+# ---- what the shopper reads: the channel's own texts, by their name in domain.yml --------
+IMAGE_ANSWER = "utter_channel_image_received"
+IMAGE_EVIDENCE_ANSWER = "utter_channel_image_evidence"
+VOICE_NOT_RECOGNISED_ANSWER = "utter_channel_voice_not_recognised"
+UNSUPPORTED_ANSWER = "utter_channel_unsupported_message"
+EMPTY_TEXT_ANSWER = "utter_channel_empty_text"
+BOT_UNAVAILABLE_ANSWER = "utter_channel_bot_unavailable"
+BUTTONS_PROMPT = "utter_channel_pick_by_number"
+TEXT_NAMES = (
+    IMAGE_ANSWER,
+    IMAGE_EVIDENCE_ANSWER,
+    VOICE_NOT_RECOGNISED_ANSWER,
+    UNSUPPORTED_ANSWER,
+    EMPTY_TEXT_ANSWER,
+    BOT_UNAVAILABLE_ANSWER,
+    BUTTONS_PROMPT,
+)
 
 
 class MalformedMessage(ValueError):
@@ -180,17 +190,51 @@ def encrypt_reply(crypto: WeChatCrypto, xml: str, nonce: str, timestamp: int) ->
     return str(crypto.encrypt_message(xml, nonce, str(timestamp)))
 
 
-def render_buttons(text: str, buttons: Sequence[dict[str, Any]]) -> tuple[str, list[str]]:
+def render_buttons(text: str, buttons: Sequence[dict[str, Any]], prompt: str) -> tuple[str, list[str]]:
     """A message with options as WeChat text: numbered lines, answered by a digit.
+
+    Args:
+        text: The bot's message.
+        buttons: Its options (`title`, `payload`).
+        prompt: The line before the options ("请回复数字选择：").
 
     Returns:
         The text to send, and the payload of each numbered option in order.
     """
     options = [button for button in buttons if button.get("title")][:MAX_BUTTONS]
-    lines = [text.strip(), BUTTONS_PROMPT if options else ""]
+    lines = [text.strip(), prompt if options else ""]
     lines += [f"{number}. {button['title']}" for number, button in enumerate(options, 1)]
     payloads = [str(button.get("payload") or button["title"]) for button in options]
     return "\n".join(line for line in lines if line), payloads
+
+
+def split_into_messages(texts: Sequence[str], max_bytes: int = MAX_MESSAGE_BYTES) -> list[str]:
+    """A turn's texts as few WeChat messages as fit, each at most `max_bytes` of UTF-8.
+
+    Texts are joined by a blank line while they fit; a text longer than one message is
+    cut between characters.
+    """
+    messages: list[str] = []
+    for text in texts:
+        for piece in _pieces(text, max_bytes):
+            joined = f"{messages[-1]}\n\n{piece}" if messages else piece
+            if messages and len(joined.encode()) <= max_bytes:
+                messages[-1] = joined
+            else:
+                messages.append(piece)
+    return messages
+
+
+def _pieces(text: str, max_bytes: int) -> list[str]:
+    pieces, current, size = [], "", 0
+    for character in text:
+        width = len(character.encode())
+        if size + width > max_bytes:
+            pieces.append(current)
+            current, size = "", 0
+        current += character
+        size += width
+    return [*pieces, current] if current else pieces
 
 
 def choose_button(text: str, payloads: Sequence[str]) -> str | None:
@@ -242,11 +286,11 @@ class Inbound:
     """What to do with one push.
 
     Attributes:
-        kind: `turn` (send `text` to the bot), `answer` (reply `text` without a turn),
-            `image` (keep `attachment` for the shopper's next message and say so) or
-            `ignore` (answer `success`, nothing else).
+        kind: `turn` (send `text` to the bot), `answer` (reply the channel text named
+            `text`, without a turn), `image` (keep `attachment` for the shopper's next
+            message and say so) or `ignore` (answer `success`, nothing else).
         openid: The sender's openid.
-        text: The shopper's words for a turn, or the channel's own answer.
+        text: The shopper's words for a turn, or the name of the channel's own answer.
         details: What the channel learnt from the push, for the turn's metadata.
         attachment: The image's metadata, for `image`.
     """
@@ -255,7 +299,17 @@ class Inbound:
     openid: str
     text: str = ""
     details: dict[str, str] = field(default_factory=dict)
-    attachment: dict[str, str] = field(default_factory=dict)
+    attachment: dict[str, str | None] = field(default_factory=dict)
+
+
+def _utc_iso(moment: Any) -> str:
+    """WeChat's CreateTime (Unix seconds, as wechatpy gives it) as ISO 8601 in UTC."""
+    if isinstance(moment, datetime):
+        return moment.astimezone(timezone.utc).isoformat()
+    try:
+        return datetime.fromtimestamp(int(moment), timezone.utc).isoformat()
+    except (TypeError, ValueError, OverflowError, OSError):
+        return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
 
 
 def interpret(message: Any, msg_type: str) -> Inbound:
@@ -278,12 +332,13 @@ def interpret(message: Any, msg_type: str) -> Inbound:
             return Inbound("answer", openid, VOICE_NOT_RECOGNISED_ANSWER)
         return Inbound("turn", openid, recognised, {**details, "media_id": str(message.media_id or "")})
     if isinstance(message, wechat_messages.ImageMessage):
+        # The shape the record service keeps as complaint evidence (channel-neutral).
         attachment = {
-            "type": "image",
-            "media_id": str(message.media_id or ""),
-            "pic_url": str(message.image or ""),
-            "msg_id": str(message.id or ""),
-            "received_at": str(message.time or ""),
+            "kind": "image",
+            "channel": "wechat",
+            "media_id": str(message.media_id or "") or None,
+            "url": str(message.image or "") or None,
+            "received_at": _utc_iso(message.time),
         }
         return Inbound("image", openid, attachment=attachment)
     if isinstance(message, (wechat_events.SubscribeEvent, wechat_events.SubscribeScanEvent)):

@@ -492,6 +492,7 @@ def test_complaint_creates_ticket_and_record_together(record_service: RunningSer
         "created_at": ticket["created_at"],
         "due_at": due_at.isoformat(),
         "rule": "complaint_24h",
+        "evidence": [],
     }
     assert record == {
         "id": record["id"],
@@ -501,12 +502,31 @@ def test_complaint_creates_ticket_and_record_together(record_service: RunningSer
         "outcome": "created",
         "rule": "complaint_24h",
         "created_at": ticket["created_at"],
-        "details": {"ticket_id": ticket_id, "category": "logistics", "due_at": due_at.isoformat()},
+        "details": {"ticket_id": ticket_id, "category": "logistics", "due_at": due_at.isoformat(),
+                    "evidence_count": 0},
     }
     assert records_of(record_service, conversation_id) == [record]
     fetched = get(record_service, f"/api/complaints/{ticket_id}")
     assert fetched.status_code == 200
     assert fetched.json() == ticket
+
+
+def test_complaint_keeps_its_pictures_in_order(record_service: RunningService) -> None:
+    evidence = [
+        {"kind": "image", "channel": "wechat", "media_id": "MEDIA_1", "url": "https://mmbiz.qpic.cn/a.jpg",
+         "received_at": "2099-05-01T10:00:00+00:00"},
+        {"kind": "image", "channel": "wechat", "media_id": "MEDIA_2", "url": None,
+         "received_at": "2099-05-01T10:01:00+00:00"},
+    ]
+    body = {**complaint_body(new_id("conv")), "evidence": evidence}
+
+    response = post(record_service, "/api/complaints", body, new_id("k"))
+
+    assert response.status_code == 201
+    ticket = response.json()["ticket"]
+    assert ticket["evidence"] == evidence
+    assert response.json()["record"]["details"]["evidence_count"] == 2
+    assert get(record_service, f"/api/complaints/{ticket['ticket_id']}").json()["evidence"] == evidence
 
 
 def test_complaint_due_at_in_another_zone_is_stored_in_utc(record_service: RunningService) -> None:
@@ -551,6 +571,19 @@ def test_complaint_replay_returns_the_same_ticket(record_service: RunningService
         ({"due_at": "2000-01-01T00:00:00+00:00"}, "due_at_not_in_future"),
         ({"rule": None}, "invalid_rule"),
         ({"ticket_id": "TS1"}, "unknown_field"),
+        ({"evidence": "photo.jpg"}, "invalid_evidence"),
+        ({"evidence": [{"kind": "image", "channel": "wechat", "received_at": "2099-05-01T10:00:00+00:00"}]},
+         "invalid_evidence"),
+        ({"evidence": [{"kind": "video", "channel": "wechat", "media_id": "m1",
+                        "received_at": "2099-05-01T10:00:00+00:00"}]}, "invalid_evidence"),
+        ({"evidence": [{"kind": "image", "channel": "wechat", "url": "javascript:alert(1)",
+                        "received_at": "2099-05-01T10:00:00+00:00"}]}, "invalid_evidence"),
+        ({"evidence": [{"kind": "image", "channel": "wechat", "media_id": "m1", "received_at": "now"}]},
+         "invalid_received_at"),
+        ({"evidence": [{"kind": "image", "channel": "wechat", "media_id": "m", "size": 1,
+                        "received_at": "2099-05-01T10:00:00+00:00"}]}, "unknown_field"),
+        ({"evidence": [{"kind": "image", "channel": "wechat", "media_id": f"m{i}",
+                        "received_at": "2099-05-01T10:00:00+00:00"} for i in range(10)]}, "invalid_evidence"),
     ],
 )
 def test_invalid_complaint_is_422_and_writes_nothing(

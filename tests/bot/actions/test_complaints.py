@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -13,6 +14,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions.complaints import (
     ActionCreateComplaint,
     ValidateComplaintForm,
+    complaint_evidence,
     is_description,
     parse_category,
 )
@@ -29,6 +31,7 @@ from tests.fixtures.actions import (
     stored_records,
     verified_slots,
 )
+from tests.fixtures.servers import RunningService
 
 FORM = "complaint_form"
 DESCRIPTION = "快递员把包裹扔在门口还骂人"
@@ -216,7 +219,8 @@ async def test_a_complaint_opens_a_ticket_with_a_deadline_within_24_hours(
         "order_id": None,
         "outcome": "created",
         "rule": "COMPLAINT-24H",
-        "details": {"ticket_id": ticket_id, "category": "logistics", "due_at": record["details"]["due_at"]},
+        "details": {"ticket_id": ticket_id, "category": "logistics", "due_at": record["details"]["due_at"],
+                    "evidence_count": 0},
     }
     due_local = due_at.astimezone(BEIJING)
     assert said(dispatcher) == [
@@ -227,6 +231,61 @@ async def test_a_complaint_opens_a_ticket_with_a_deadline_within_24_hours(
         }
     ]
     assert events == [SlotSet("complaint_description", None), SlotSet("complaint_category", None)]
+
+
+def _picture(media_id: str, evidence_for: str | None = "complaint") -> dict[str, Any]:
+    return {"kind": "image", "channel": "wechat", "media_id": media_id, "url": f"http://mmbiz.qpic.cn/{media_id}",
+            "received_at": "2026-11-23T08:00:00+00:00", "evidence_for": evidence_for}
+
+
+def _user(*pictures: dict[str, Any]) -> dict[str, Any]:
+    return {"event": "user", "text": "…", "metadata": {"attachments": list(pictures)}}
+
+
+def test_evidence_is_the_pictures_of_the_latest_complaint_form_oldest_first() -> None:
+    events = [
+        {"event": "active_loop", "name": "complaint_form"},
+        _user(_picture("earlier-complaint")),
+        {"event": "active_loop", "name": None},
+        _user(_picture("before", evidence_for=None)),
+        {"event": "active_loop", "name": "complaint_form"},
+        _user(_picture("first"), _picture("second")),
+        {"event": "bot", "text": "请留下联系电话"},
+        _user(_picture("third")),
+        {"event": "user", "text": "13800138000", "metadata": {"attachments": "not a list"}},
+    ]
+
+    assert [item["media_id"] for item in complaint_evidence(events)] == ["first", "second", "third"]
+    assert complaint_evidence(events)[0] == {
+        "kind": "image", "channel": "wechat", "media_id": "first", "url": "http://mmbiz.qpic.cn/first",
+        "received_at": "2026-11-23T08:00:00+00:00",
+    }
+
+
+def test_evidence_keeps_the_latest_nine_pictures() -> None:
+    events = [{"event": "active_loop", "name": "complaint_form"}, *(_user(_picture(f"p{i}")) for i in range(12))]
+
+    assert [item["media_id"] for item in complaint_evidence(events)] == [f"p{i}" for i in range(3, 12)]
+
+
+async def test_the_pictures_sent_during_the_complaint_are_on_the_ticket(
+    action_services: Services, records_client: RecordsClient, record_service: RunningService, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        sender_id=conversation, slots=complaint_slots(), text="13912345678", channel="wechat",
+        history=[{"event": "active_loop", "name": "complaint_form"}, _user(_picture("crack"))],
+        metadata={"attachments": [_picture("box")]},
+    )
+
+    await ActionCreateComplaint().run(dispatcher, tracker, domain)
+
+    [record] = stored_records(records_client, conversation)
+    assert record["details"]["evidence_count"] == 2
+    ticket = requests.get(f"{record_service.url}/api/complaints/{record['details']['ticket_id']}",
+                          headers={"Authorization": f"Bearer {record_service.token}"}, timeout=10).json()
+    assert [item["media_id"] for item in ticket["evidence"]] == ["crack", "box"]
 
 
 async def test_a_retried_message_opens_one_ticket(

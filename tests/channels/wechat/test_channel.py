@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 import defusedxml.ElementTree
@@ -18,9 +19,11 @@ import requests
 import yaml
 from wechatpy.crypto import WeChatCrypto
 
+from channels.texts import ChannelTexts
 from channels.wechat.protocol import (
     IMAGE_ANSWER,
     IMAGE_EVIDENCE_ANSWER,
+    TEXT_NAMES,
     UNSUPPORTED_ANSWER,
     conversation_id_for,
     dedupe_key,
@@ -35,6 +38,7 @@ from tests.fixtures.stack import Stack, rasa_beside
 pytestmark = pytest.mark.stack
 
 ZHANGWEI = "oWx_zhangwei_01"  # owns order 8800001001 (shared/acceptance/orders.yaml)
+TEXTS = ChannelTexts.load(TEXT_NAMES)
 GREETING = yaml.safe_load((REPO_ROOT / "domain.yml").read_text())["responses"]["utter_greet"][0]["text"]
 
 
@@ -188,7 +192,7 @@ def test_a_new_follower_is_welcomed_once(wechat: WeChatServer) -> None:
 
 
 def test_an_image_is_kept_for_the_next_message_and_is_complaint_evidence_during_a_complaint(
-    wechat: WeChatServer,
+    wechat: WeChatServer, running_stack: Stack,
 ) -> None:
     openid = _new_openid()
 
@@ -197,31 +201,49 @@ def test_an_image_is_kept_for_the_next_message_and_is_complaint_evidence_during_
                                           f"<MediaId>{media_id}</MediaId><MsgId>{_new_msg_id()}</MsgId>")
 
     outside = image("outside")
-    assert wechat.reply(wechat.push(outside))["Content"] == IMAGE_ANSWER
+    assert wechat.reply(wechat.push(outside))["Content"] == TEXTS(IMAGE_ANSWER)
     assert wechat.turns_of(outside) == []  # an image is no bot turn of its own
     complaint = text_xml(openid, "我要投诉", _new_msg_id())
     asked = wechat.reply(wechat.push(complaint))["Content"]
     assert "描述" in asked, asked
-    assert wechat.reply(wechat.push(image("crack"), secure=True), secure=True)["Content"] == IMAGE_EVIDENCE_ANSWER
+    assert wechat.reply(wechat.push(image("crack"), secure=True), secure=True)["Content"] == TEXTS(IMAGE_EVIDENCE_ANSWER)
     description = text_xml(openid, "收到的保温杯有裂缝，质量太差了", _new_msg_id())
     assert "电话" in wechat.reply(wechat.push(description))["Content"]
     [with_first] = wechat.turns_of(complaint)
     [with_evidence] = wechat.turns_of(description)
-    assert [(a["media_id"], a.get("evidence_for")) for a in with_first["metadata"]["wechat"]["attachments"]] == [
+    assert [(a["media_id"], a.get("evidence_for")) for a in with_first["metadata"]["attachments"]] == [
         ("outside", None)
     ]
-    [evidence] = with_evidence["metadata"]["wechat"]["attachments"]
-    assert evidence == {"type": "image", "media_id": "crack", "pic_url": "http://mmbiz.qpic.cn/crack.jpg",
-                        "msg_id": evidence["msg_id"], "received_at": evidence["received_at"],
+    [evidence] = with_evidence["metadata"]["attachments"]
+    assert evidence == {"kind": "image", "channel": "wechat", "media_id": "crack",
+                        "url": "http://mmbiz.qpic.cn/crack.jpg", "received_at": evidence["received_at"],
                         "evidence_for": "complaint"}
-    assert evidence["msg_id"].isdigit() and evidence["received_at"].isdigit()
+    assert datetime.fromisoformat(evidence["received_at"]).utcoffset() == timedelta(0)
+    contact = text_xml(openid, "13800138000", _new_msg_id())
+    assert "TS" in wechat.reply(wechat.push(contact))["Content"]
+    ticket = _complaint_ticket(running_stack, conversation_id_for(openid, wechat.token))
+    assert [(item["media_id"], item["url"], item["channel"]) for item in ticket["evidence"]] == [
+        ("crack", "http://mmbiz.qpic.cn/crack.jpg", "wechat")
+    ]
+
+
+def _complaint_ticket(stack: Stack, conversation_id: str) -> dict[str, Any]:
+    """The complaint ticket the conversation opened, from the record service."""
+    headers = {"Authorization": f"Bearer {stack.env['RECORDS_TOKEN']}"}
+    records = requests.get(stack.env["RECORDS_URL"], params={"conversation_id": conversation_id},
+                           headers=headers, timeout=10).json()
+    records = records["records"] if isinstance(records, dict) else records
+    [complaint] = [record for record in records if record["kind"] == "complaint"]
+    base = stack.env["RECORDS_URL"].removesuffix("/records")
+    return dict(requests.get(f"{base}/complaints/{complaint['details']['ticket_id']}", headers=headers,
+                             timeout=10).json())
 
 
 def test_anything_else_gets_a_short_answer_and_no_turn(wechat: WeChatServer) -> None:
     openid = _new_openid()
     location = other_xml(openid, "location", "<Location_X>23.13</Location_X><Location_Y>113.26</Location_Y>"
                                              f"<Scale>20</Scale><Label>广州</Label><MsgId>{_new_msg_id()}</MsgId>")
-    assert wechat.reply(wechat.push(location))["Content"] == UNSUPPORTED_ANSWER
+    assert wechat.reply(wechat.push(location))["Content"] == TEXTS(UNSUPPORTED_ANSWER)
     unsubscribe = wechat.push(other_xml(openid, "event", "<Event>unsubscribe</Event>"))
     assert (unsubscribe.status_code, unsubscribe.text) == (200, "success")
     assert wechat.user_events(openid) == []

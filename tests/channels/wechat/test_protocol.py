@@ -33,6 +33,7 @@ from channels.wechat.protocol import (
     render_text_reply,
     signature_matches,
     signature_of,
+    split_into_messages,
 )
 
 TOKEN = "wechatToken2024"
@@ -163,6 +164,7 @@ def test_buttons_become_numbered_lines_and_digits_pick_them() -> None:
         "您是想问下面哪一项？",
         [{"title": "查退款", "payload": "/check_refund_status"}, {"title": "退货", "payload": "/request_return"},
          {"title": ""}],
+        "请回复数字选择：",
     )
     assert text == "您是想问下面哪一项？\n请回复数字选择：\n1. 查退款\n2. 退货"
     assert payloads == ["/check_refund_status", "/request_return"]
@@ -171,7 +173,21 @@ def test_buttons_become_numbered_lines_and_digits_pick_them() -> None:
     assert choose_button("3", payloads) is None
     assert choose_button("12", payloads) is None
     assert choose_button("1号订单", payloads) is None
-    assert render_buttons("好的", []) == ("好的", [])
+    assert render_buttons("好的", [], "请回复数字选择：") == ("好的", [])
+
+
+def test_texts_share_one_message_while_they_fit() -> None:
+    assert split_into_messages(["您好", "请问订单号是多少？"]) == ["您好\n\n请问订单号是多少？"]
+    assert split_into_messages([]) == []
+
+
+def test_a_long_answer_becomes_several_messages_within_wechats_limit() -> None:
+    long_text = "退" * 1000  # 3,000 bytes of UTF-8
+    messages = split_into_messages(["第一条", long_text, "最后一条"])
+    assert all(len(message.encode()) <= 2048 for message in messages)
+    assert "\n\n".join(messages).replace("\n\n", "") == "第一条" + long_text + "最后一条"
+    assert messages[0] == "第一条" and messages[-1].endswith("\n\n最后一条") and len(messages) == 3
+    assert split_into_messages(["a😀b"], max_bytes=4) == ["a", "😀", "b"]  # never inside a character
 
 
 # ---- encryption
@@ -280,8 +296,8 @@ def test_an_image_is_kept_as_an_attachment() -> None:
     assert _interpret(image) == Inbound(
         "image",
         OPENID,
-        attachment={"type": "image", "media_id": "media9", "pic_url": "http://mmbiz.qpic.cn/x.jpg",
-                    "msg_id": "3001", "received_at": "1700000000"},
+        attachment={"kind": "image", "channel": "wechat", "media_id": "media9", "url": "http://mmbiz.qpic.cn/x.jpg",
+                    "received_at": "2023-11-14T22:13:20+00:00"},
     )
 
 
