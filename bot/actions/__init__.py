@@ -1,5 +1,4 @@
-"""The action server's code: clients for the order system and the record service.
-
-The custom actions themselves are added here later; rasa-sdk loads this package with
-``--actions bot.actions``.
+"""The action server's actions, one module per concern, over typed clients of the order
+system and the record service. rasa-sdk registers every action in this package when
+started with ``--actions bot.actions``.
 """

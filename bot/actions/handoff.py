@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -37,6 +38,9 @@ from service_common.pii import mask_phone
 logger = logging.getLogger(__name__)
 
 HANDOFF_RULE = "HANDOFF-PRIORITY"
+# Channels an agent's reply reaches (their output channels deliver outside a bot turn).
+# On the REST webhook and the phone line a person takes over elsewhere (a call transfer).
+RELAYED_CHANNELS = frozenset({"widget", "wechat", "wecom"})
 # What the shopper's latest intent says about why a person is needed.
 REASON_BY_INTENT = {
     "request_human": "user_request",
@@ -115,6 +119,28 @@ def _beijing(moment: datetime, policy: Policy) -> str:
     return moment.astimezone(policy.timezone).strftime("%m月%d日 %H:%M")
 
 
+@dataclass(frozen=True)
+class Handoff:
+    """What became of a handoff.
+
+    Attributes:
+        stored: Whether the ticket is stored.
+        agent_waiting: Whether an agent is online to take it on the shopper's channel
+            now: the bot should pause (`ConversationPaused`) until the agent resolves it.
+    """
+
+    stored: bool
+    agent_waiting: bool = False
+
+
+async def _agents_online() -> int:
+    try:
+        return await call(services().records.agents_online)
+    except ServiceError as error:
+        logger.warning("agent presence unknown (%s): the bot goes on until an agent claims", error)
+        return 0
+
+
 async def hand_off(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
@@ -122,8 +148,12 @@ async def hand_off(
     *,
     order: Order | None = None,
     announce: bool = True,
-) -> bool:
+) -> Handoff:
     """Creates a handoff ticket with its record and tells the shopper what happens next.
+
+    On a relayed channel with an agent online the shopper is told to wait for the
+    person; with none online, when a person will answer, and the bot goes on meanwhile
+    (the agent workspace pauses the bot when an agent claims the ticket).
 
     Args:
         dispatcher: Where the shopper's messages go.
@@ -133,7 +163,7 @@ async def hand_off(
         announce: False when the caller already told the shopper a person will follow.
 
     Returns:
-        True when the ticket is stored.
+        Whether the ticket is stored and an agent is waiting for it.
     """
     svc = services()
     policy = svc.policy
@@ -176,7 +206,9 @@ async def hand_off(
     except ServiceError as error:
         logger.error("could not create a handoff ticket: %s", error)
         dispatcher.utter_message(response="utter_handoff_unavailable")
-        return False
+        return Handoff(stored=False)
+    relayed = channel_of(tracker) in RELAYED_CHANNELS
+    agent_waiting = status == "queued" and relayed and await _agents_online() > 0
     if status == "callback_scheduled":
         dispatcher.utter_message(
             response="utter_handoff_callback",
@@ -185,12 +217,18 @@ async def hand_off(
             close_at=hours.facts["close_at"],
             callback_at=_beijing(callback_at or now, policy),
         )
+    elif announce and relayed and not agent_waiting:
+        dispatcher.utter_message(
+            response="utter_handoff_no_agent_online",
+            ticket_id=ticket.ticket_id,
+            due_at=_beijing(due_at, policy),
+        )
     elif announce:
         dispatcher.utter_message(
             response="utter_handoff_queued_urgent" if priority <= 2 else "utter_handoff_queued",
             ticket_id=ticket.ticket_id,
         )
-    return True
+    return Handoff(stored=True, agent_waiting=agent_waiting)
 
 
 class ActionHandoff(Action):
@@ -206,6 +244,9 @@ class ActionHandoff(Action):
         if reason == "beyond_authority":
             dispatcher.utter_message(response="utter_handoff_beyond_authority")
         order = await verified_order_if_reachable(tracker)
-        await hand_off(dispatcher, tracker, reason, order=order)
+        handoff = await hand_off(dispatcher, tracker, reason, order=order)
         # Whatever form was running ends: a person takes it from here.
-        return [ActiveLoop(None), SlotSet("requested_slot", None)]
+        events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+        if handoff.agent_waiting:
+            events.append(ConversationPaused())  # resumed when the agent resolves the ticket
+        return events

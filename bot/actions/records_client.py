@@ -279,6 +279,10 @@ def _parse_records(value: Any) -> list[dict[str, Any]]:
     return [parse_record(record.raw) for record in JsonFields(value, "answer").children("records")]
 
 
+def _parse_agents_online(value: Any) -> int:
+    return JsonFields(value, "answer").integer("agents_online")
+
+
 def _parse_complaint(value: Any) -> ComplaintTicket:
     answer = JsonFields(value, "answer")
     ticket = answer.child("ticket")
@@ -399,3 +403,14 @@ class RecordsClient(JsonApiClient):
             "/api/handoffs", handoff.to_json(), operation=operation, idempotency_key=idempotency_key
         )
         return self._parse(operation, _parse_handoff, answer)
+
+    def agents_online(self) -> int:
+        """How many agents use the agent workspace right now (0 when the desk is not run).
+
+        Raises:
+            ServiceUnavailableError: The record service cannot answer now.
+        """
+        operation = "agents_online"
+        answer = self._get("/api/desk/presence", operation=operation)
+        return self._parse(operation, _parse_agents_online, answer)
+

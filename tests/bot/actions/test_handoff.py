@@ -309,7 +309,26 @@ async def test_hand_off_reports_whether_the_ticket_is_stored(
     install_services(open_hours, records=down_records_client)
     failed = await hand_off(CollectingDispatcher(), tracker, "user_request")
 
-    assert (stored, failed) == (True, False)
+    assert (stored.stored, failed.stored) == (True, False)
+    assert not stored.agent_waiting  # the REST webhook relays no agent's reply
+
+
+async def test_on_a_relayed_channel_without_an_agent_online_the_bot_goes_on(
+    open_hours: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+
+    events, dispatcher = await run_handoff(domain, conversation, "request_human", channel="widget")
+
+    [record] = stored_records(records_client, conversation)
+    assert said(dispatcher) == [
+        {
+            "response": "utter_handoff_no_agent_online",
+            "ticket_id": record["details"]["ticket_id"],
+            "due_at": (OPEN + timedelta(minutes=30)).strftime("%m月%d日 %H:%M"),
+        }
+    ]
+    assert events == CLOSES_THE_FORM  # not paused: nobody would answer
 
 
 async def test_hand_off_without_announcement_says_nothing_while_queued(
