@@ -4,10 +4,15 @@ Handlers check their input on the event loop, then run the database work in a wo
 thread (`run_blocking`), inside one transaction per request. A creating request is
 answered only after its transaction has committed, so a record the bot was told about
 survives the process being killed right after.
+
+The human-handoff desk's routes come from `record_service.desk.api`; its outbox worker
+runs as a background task while the server runs, when a help desk is configured.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,17 +24,18 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from record_service import validation
-from record_service.repository import (
-    ConflictError,
-    Created,
-    InvalidRequestError,
-    NotFoundError,
-    RecordRepository,
-    RepositoryError,
-)
+from record_service.desk.agents import AgentDirectory, Presence
+from record_service.desk.api import add_desk_routes
+from record_service.desk.bot import BotClient
+from record_service.desk.chatwoot import ChatwootApi, ChatwootSender, ChatwootWebhook
+from record_service.desk.outbox import DeliveryWorker, Sender, WebhookSender
+from record_service.desk.workflow import Desk
+from record_service.desk_page import DESK_PAGE_PATHS, add_desk_page_routes
+from record_service.repository import Created, RecordRepository
 from record_service.serializers import complaint_json, handoff_json, record_json, ticket_json
 from record_service.settings import Settings
-from service_common.db import make_engine, session_factory, transaction
+from record_service.transactions import in_transaction
+from service_common.db import make_engine, session_factory
 from service_common.http import (
     ApiError,
     install_json_errors,
@@ -41,14 +47,14 @@ from service_common.http import (
 T = TypeVar("T")
 
 APP_NAME = "record_service"
-_STATUS_OF = {NotFoundError: 404, ConflictError: 409, InvalidRequestError: 422}
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> Sanic:
     """The record service's Sanic application.
 
     Args:
-        settings: How to run; its token guards every route but GET /health.
+        settings: How to run; its token guards every route but GET /health and the desk's
+            own routes (`/desk/...`: agent tokens, Chatwoot's webhook token).
         engine: The database engine; when None, one is created from
             `settings.database_url` as the server starts.
     """
@@ -56,22 +62,67 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Sanic:
     app = Sanic(APP_NAME, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.ctx.engine = engine
+    app.ctx.handoff_targets = settings.handoff_targets
+    app.ctx.agents = AgentDirectory(settings.agents)
+    app.ctx.presence = Presence()
+    # Rasa starts after the record service: the client connects on first use only.
+    app.ctx.bot = BotClient(settings.bot.url, settings.bot.token) if settings.bot else None
     install_json_errors(app)
-    require_bearer_token(app, settings.token, open_paths=("/health",))
+    require_bearer_token(
+        app, settings.token, open_paths=("/health", *DESK_PAGE_PATHS), open_prefixes=("/desk/",)
+    )
 
     async def _open_database(app: Sanic, _: Any) -> None:
         if app.ctx.engine is None:
             app.ctx.engine = make_engine(settings.database_url)
         app.ctx.sessions = session_factory(app.ctx.engine)
+        app.ctx.desk = Desk(app.ctx.sessions, app.ctx.bot)
+        app.ctx.chatwoot_webhook = (
+            ChatwootWebhook(settings.chatwoot, app.ctx.sessions, app.ctx.desk) if settings.chatwoot else None
+        )
+
+    async def _start_outbox(app: Sanic, _: Any) -> None:
+        senders = _senders(settings, app)
+        app.ctx.outbox_senders, app.ctx.outbox_task = senders, None
+        if senders:
+            worker = DeliveryWorker(app.ctx.sessions, senders, settings.delivery)
+            app.ctx.outbox_task = asyncio.get_running_loop().create_task(worker.run())
+
+    async def _stop_outbox(app: Sanic, _: Any) -> None:
+        task = app.ctx.outbox_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for sender in app.ctx.outbox_senders.values():
+            sender.close()
 
     async def _close_database(app: Sanic, _: Any) -> None:
+        if app.ctx.bot is not None:
+            app.ctx.bot.close()
         app.ctx.engine.dispose()
 
     # register_listener rather than the decorator, whose overloads mypy cannot resolve.
     app.register_listener(_open_database, "before_server_start")
+    app.register_listener(_start_outbox, "after_server_start")
+    app.register_listener(_stop_outbox, "before_server_stop")
     app.register_listener(_close_database, "after_server_stop")
     _add_routes(app)
+    add_desk_routes(app)
+    add_desk_page_routes(app)
     return app
+
+
+def _senders(settings: Settings, app: Sanic) -> dict[str, Sender]:
+    """The outbox's sender of each configured help desk."""
+    senders: dict[str, Sender] = {}
+    if settings.webhook is not None:
+        senders["webhook"] = WebhookSender(settings.webhook.url, settings.webhook.secret)
+    if settings.chatwoot is not None:
+        chatwoot = settings.chatwoot
+        api = ChatwootApi(chatwoot.url, chatwoot.api_token, chatwoot.account_id)
+        senders["chatwoot"] = ChatwootSender(api, chatwoot.inbox_id, app.ctx.sessions)
+    return senders
 
 
 def _add_routes(app: Sanic) -> None:
@@ -87,18 +138,10 @@ def _add_routes(app: Sanic) -> None:
 
 async def _with_repository(request: Request, work: Callable[[RecordRepository], T]) -> T:
     """Runs `work` in a worker thread, in one committed transaction, mapping refusals to API errors."""
-    sessions = request.app.ctx.sessions
-
-    def run() -> T:
-        with transaction(sessions) as session:
-            return work(RecordRepository(session))
-
-    try:
-        return await run_blocking(run)
-    except RepositoryError as error:
-        raise ApiError(_STATUS_OF[type(error)], error.code, error.message) from None
-    except DBAPIError:
-        raise ApiError(503, "database_unavailable", "the record database is unavailable") from None
+    targets = request.app.ctx.handoff_targets
+    return await in_transaction(
+        request.app.ctx.sessions, lambda session: work(RecordRepository(session, handoff_targets=targets))
+    )
 
 
 def _ticket_and_record(created: Created) -> dict[str, Any]:

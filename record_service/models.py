@@ -1,8 +1,14 @@
-"""The record database: service records, complaint tickets, handoff tickets, idempotency keys.
+"""The record database: service records, complaint tickets, handoff tickets, idempotency keys,
+and the human-handoff desk's tables (claims, audit, outbox, help-desk links).
 
 Plain SQLAlchemy 1.4 declarative classes, used 2.0-style. Times are stored in UTC and
-come back timezone-aware (`UtcDateTime`). Nothing here is ever updated or deleted by the
-API: the archive is append-only.
+come back timezone-aware (`UtcDateTime`). Service records are never updated or deleted:
+the archive is append-only. A handoff ticket's `status` follows the desk (queued ->
+assigned -> resolved), and who did what is appended to the desk's audit table.
+
+The desk's state lives in tables of its own rather than in new columns of
+`handoff_tickets`, so that a database created before the desk existed gains them from
+`create_all` at start, without a migration.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ HANDOFF_REASONS = (
 HANDOFF_STATUSES = ("queued", "assigned", "resolved", "callback_scheduled")
 # The statuses a handoff can be created in; the others are reached by the support desk.
 NEW_HANDOFF_STATUSES = ("queued", "callback_scheduled")
+# The statuses an agent can claim a ticket from (a claim makes it `assigned`).
+CLAIMABLE_STATUSES = NEW_HANDOFF_STATUSES
+HANDOFF_RESOLUTIONS = ("resolved", "handed_back")
 # Ticket ids carry the Beijing date, as the support desk reads them.
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -124,6 +133,106 @@ class HandoffTicket(Base):
     callback_at = Column(UtcDateTime)
     rule = Column(String(128))
     context = Column(JSON, nullable=False)
+    # Written with the ticket; never loaded with it (the phone is served only by reveal-contact).
+    private_contact = relationship("HandoffContact", uselist=False, lazy="raise")
+    deliveries = relationship("HandoffDelivery", lazy="raise")
+
+
+class HandoffContact(Base):
+    """The shopper's full phone number for a handoff, kept apart from the ticket.
+
+    Agents see the masked contact of the ticket's context; this row is read only when an
+    agent reveals the number, and that is recorded in the audit.
+    """
+
+    __tablename__ = "handoff_contacts"
+
+    ticket_id = Column(String(32), ForeignKey("handoff_tickets.ticket_id"), primary_key=True)
+    phone = Column(String(32), nullable=False)
+
+
+class HandoffClaim(Base):
+    """The person (or external help desk) who took a handoff ticket.
+
+    The primary key is what makes a claim exclusive: one row per ticket, whatever two
+    agents read before. `claimed_from` is the status before the claim, to give the ticket
+    back to the queue when the bot could not be paused.
+    """
+
+    __tablename__ = "handoff_claims"
+
+    ticket_id = Column(String(32), ForeignKey("handoff_tickets.ticket_id"), primary_key=True)
+    agent_id = Column(String(64), nullable=False, index=True)
+    agent_name = Column(String(64), nullable=False)
+    claimed_from = Column(String(24), nullable=False)
+    claimed_at = Column(UtcDateTime, nullable=False)
+    resolved_at = Column(UtcDateTime)
+    # `resolved` (the shopper is asked for a rating) or `handed_back` (to the bot, no rating).
+    resolution = Column(String(16))
+
+
+class DeskAuditEntry(Base):
+    """One action of an agent on a handoff ticket (view, claim, reply, resolve, reveal...).
+
+    Details never hold a revealed phone number.
+    """
+
+    __tablename__ = "desk_audit"
+    __table_args__ = (Index("ix_desk_audit_ticket", "ticket_id", "id"),)
+
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    ticket_id = Column(String(32), ForeignKey("handoff_tickets.ticket_id"), nullable=False)
+    agent_id = Column(String(64), nullable=False)
+    action = Column(String(24), nullable=False)
+    at = Column(UtcDateTime, nullable=False)
+    details = Column(JSON, nullable=False)
+
+
+class HandoffDelivery(Base):
+    """A handoff to hand to an external help desk: the transactional outbox.
+
+    Written in the ticket's transaction, delivered by the record service's background
+    worker, retried with backoff until delivered or `failed` (kept, listed, replayable).
+    `delivery_id` stays the same across retries, so receivers can drop duplicates.
+    """
+
+    __tablename__ = "handoff_deliveries"
+    __table_args__ = (Index("ix_handoff_deliveries_due", "status", "next_attempt_at"),)
+
+    delivery_id = Column(String(36), primary_key=True)
+    ticket_id = Column(String(32), ForeignKey("handoff_tickets.ticket_id"), nullable=False, index=True)
+    # `webhook` (the signed outgoing webhook) or `chatwoot` (the Chatwoot adapter).
+    target = Column(String(16), nullable=False)
+    event = Column(String(32), nullable=False)
+    payload = Column(JSON, nullable=False)
+    status = Column(String(16), nullable=False)
+    attempts = Column(Integer, nullable=False)
+    next_attempt_at = Column(UtcDateTime, nullable=False)
+    last_error = Column(String(200))
+    created_at = Column(UtcDateTime, nullable=False)
+    delivered_at = Column(UtcDateTime)
+
+
+class ChatwootLink(Base):
+    """Where a handoff lives in Chatwoot, filled in step by step so that a retry repeats nothing."""
+
+    __tablename__ = "chatwoot_links"
+
+    ticket_id = Column(String(32), ForeignKey("handoff_tickets.ticket_id"), primary_key=True)
+    contact_id = Column(Integer)
+    source_id = Column(String(255))
+    conversation_id = Column(Integer, unique=True)
+    note_message_id = Column(Integer)
+
+
+class ChatwootRelayedMessage(Base):
+    """A Chatwoot agent message already relayed to the shopper (Chatwoot may send it twice)."""
+
+    __tablename__ = "chatwoot_relayed_messages"
+
+    message_id = Column(Integer, primary_key=True, autoincrement=False)
+    ticket_id = Column(String(32), ForeignKey("handoff_tickets.ticket_id"), nullable=False)
+    relayed_at = Column(UtcDateTime, nullable=False)
 
 
 class IdempotencyKey(Base):

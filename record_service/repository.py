@@ -1,13 +1,14 @@
 """The record service's operations over one SQLAlchemy session.
 
-The repository knows nothing of HTTP: it raises `NotFoundError`, `ConflictError` and
-`InvalidRequestError`, each with a stable code, and the API maps them to 404, 409 and 422.
-The caller owns the transaction (`service_common.db.transaction`).
+The repository knows nothing of HTTP: it raises `NotFoundError`, `ForbiddenError`,
+`ConflictError` and `InvalidRequestError`, each with a stable code, and the API maps them
+to 404, 403, 409 and 422. The caller owns the transaction (`service_common.db.transaction`).
 
 Every creating call is idempotent: the request's key is stored in the same transaction as
 what it created (the record, and the ticket with its record), and its primary key makes a
 concurrent duplicate fail instead of creating a second one. Nothing is ever updated or
-deleted here.
+deleted here (the desk's workflow is in `record_service.desk.repository`). A handoff's
+deliveries to external help desks are written in its transaction (the outbox).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,12 +30,16 @@ from record_service.models import (
     BUSINESS_TZ,
     ComplaintEvidence,
     ComplaintTicket,
+    HandoffContact,
+    HandoffDelivery,
     HandoffTicket,
     IdempotencyKey,
     ServiceRecord,
 )
 
 _NEW_ID_ATTEMPTS = 5
+# The event external help desks receive for a new handoff.
+HANDOFF_CREATED = "handoff.created"
 
 
 class RepositoryError(Exception):
@@ -54,8 +60,13 @@ class NotFoundError(RepositoryError):
     """The ticket does not exist."""
 
 
+class ForbiddenError(RepositoryError):
+    """The caller may not do this to this ticket (e.g. reply to another agent's ticket)."""
+
+
 class ConflictError(RepositoryError):
-    """The Idempotency-Key was already used for a different request."""
+    """The request conflicts with what is stored: an Idempotency-Key already used for a
+    different request, a ticket already taken or already closed."""
 
 
 class InvalidRequestError(RepositoryError):
@@ -125,6 +136,8 @@ class NewHandoff:
     callback_at: datetime | None
     rule: str | None
     context: HandoffContext
+    # The full number, kept apart from the ticket; agents see `context.contact_masked`.
+    contact_phone: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -158,11 +171,19 @@ class RecordRepository:
     Args:
         session: A session inside a transaction.
         clock: Returns the current aware time; tests pass a fixed one.
+        handoff_targets: The external help desks every new handoff is delivered to
+            (`webhook`, `chatwoot`); one outbox row each is written with the ticket.
     """
 
-    def __init__(self, session: Session, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        session: Session,
+        clock: Callable[[], datetime] = utc_now,
+        handoff_targets: tuple[str, ...] = (),
+    ) -> None:
         self.session = session
         self.clock = clock
+        self.handoff_targets = handoff_targets
 
     # ----------------------------------------------------------------- reading
 
@@ -303,6 +324,21 @@ class RecordRepository:
                 rule=request.rule,
                 context=context,
             )
+            if request.contact_phone is not None:
+                ticket.private_contact = HandoffContact(phone=request.contact_phone)
+            ticket.deliveries = [
+                HandoffDelivery(
+                    delivery_id=str(uuid.uuid4()),
+                    target=target,
+                    event=HANDOFF_CREATED,
+                    payload=handoff_event(ticket),
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+                for target in self.handoff_targets
+            ]
             details = {
                 "ticket_id": ticket.ticket_id,
                 "reason": request.reason,
@@ -423,3 +459,28 @@ def _fingerprint(operation: str, request: dict[str, Any]) -> str:
 def _new_ticket_id(prefix: str, now: datetime) -> str:
     """A new ticket id: prefix, the Beijing date, eight random digits (TS24050112345678)."""
     return f"{prefix}{now.astimezone(BUSINESS_TZ):%y%m%d}{secrets.randbelow(10**8):08d}"
+
+
+def handoff_fields(ticket: HandoffTicket) -> dict[str, Any]:
+    """A handoff ticket's fields as the API serves them, without its context."""
+    return {
+        "ticket_id": ticket.ticket_id,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+        "order_id": ticket.order_id,
+        "reason": ticket.reason,
+        "priority": ticket.priority,
+        "status": ticket.status,
+        "created_at": iso(ticket.created_at),
+        "due_at": iso(ticket.due_at),
+        "callback_at": iso(ticket.callback_at),
+        "rule": ticket.rule,
+    }
+
+
+def handoff_event(ticket: HandoffTicket) -> dict[str, Any]:
+    """What an external help desk receives for a new handoff: {event, ticket, context}.
+
+    Never the full phone number: the context holds the masked contact only.
+    """
+    return {"event": HANDOFF_CREATED, "ticket": handoff_fields(ticket), "context": ticket.context}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from record_service.models import ComplaintTicket, HandoffTicket, ServiceRecord
-from record_service.repository import iso
+from record_service.repository import handoff_fields, iso
 
 
 def record_json(record: ServiceRecord) -> dict[str, Any]:
@@ -54,21 +54,8 @@ def complaint_json(ticket: ComplaintTicket) -> dict[str, Any]:
 
 
 def handoff_json(ticket: HandoffTicket) -> dict[str, Any]:
-    """A handoff ticket with the context the person taking over needs."""
-    return {
-        "ticket_id": ticket.ticket_id,
-        "conversation_id": ticket.conversation_id,
-        "channel": ticket.channel,
-        "order_id": ticket.order_id,
-        "reason": ticket.reason,
-        "priority": ticket.priority,
-        "status": ticket.status,
-        "created_at": iso(ticket.created_at),
-        "due_at": iso(ticket.due_at),
-        "callback_at": iso(ticket.callback_at),
-        "rule": ticket.rule,
-        "context": ticket.context,
-    }
+    """A handoff ticket with the context the person taking over needs (never the full phone)."""
+    return {**handoff_fields(ticket), "context": ticket.context}
 
 
 def ticket_json(ticket: ComplaintTicket | HandoffTicket) -> dict[str, Any]:

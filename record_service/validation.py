@@ -36,6 +36,9 @@ MIN_PRIORITY = 0
 MAX_PRIORITY = 100
 DEFAULT_TICKET_LIMIT = 100
 MAX_TICKET_LIMIT = 500
+MAX_REPLY_CHARS = 2000
+DESK_DEFAULT_STATUSES = ("queued", "assigned", "callback_scheduled")
+DELIVERY_STATUSES = ("pending", "delivered", "failed")
 
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _KIND = re.compile(r"[a-z_]{1,40}")
@@ -43,6 +46,7 @@ _CHANNEL = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _TICKET_ID = re.compile(r"(TS|HO)[0-9]{14}")
 _CONTACT_PHONE = re.compile(r"\+?[0-9][0-9 -]{4,30}")
 _LIMIT = re.compile(r"[0-9]{1,3}")
+_DELIVERY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Identifiers and one-line values: no control characters at all.
 _ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 # Free text and JSON strings may contain tabs and line breaks, nothing else of the kind.
@@ -83,6 +87,7 @@ _HANDOFF_FIELDS = frozenset(
         "callback_at",
         "rule",
         "context",
+        "contact_phone",
     }
 )
 _CONTEXT_FIELDS = frozenset({"summary", "transcript", "slots", "order_snapshot", "contact_masked"})
@@ -134,6 +139,52 @@ def ticket_limit(value: str | None) -> int:
     return int(value)
 
 
+def desk_statuses_query(value: str | None) -> tuple[str, ...]:
+    """The desk queue's `status` filter: comma-separated handoff statuses (422 invalid_status).
+
+    Without it, the open tickets: queued, assigned and callback_scheduled.
+    """
+    if value is None or value == "":
+        return DESK_DEFAULT_STATUSES
+    statuses = tuple(dict.fromkeys(part.strip() for part in value.split(",")))
+    if not all(status in HANDOFF_STATUSES for status in statuses):
+        raise ApiError(
+            422, "invalid_status", f"status must be a comma-separated list of {', '.join(HANDOFF_STATUSES)}"
+        )
+    return statuses
+
+
+def agent_reply(body: Mapping[str, Any]) -> str:
+    """An agent's reply body {"text": 1 to 2000 characters} (422 invalid_text)."""
+    _reject_unknown_fields(body, frozenset({"text"}))
+    text = body.get("text")
+    if (
+        not isinstance(text, str)
+        or not text.strip()
+        or len(text) > MAX_REPLY_CHARS
+        or _CONTROL_CHARACTERS.search(text)
+        or not _is_utf8_encodable(text)
+    ):
+        raise ApiError(422, "invalid_text", f"text must be a message of 1 to {MAX_REPLY_CHARS} characters")
+    return text.strip()
+
+
+def delivery_id(value: str) -> str:
+    """A delivery id taken from the path; one that cannot exist is simply not found (404)."""
+    if not _DELIVERY_ID.fullmatch(value):
+        raise ApiError(404, "delivery_not_found", "no such delivery")
+    return value
+
+
+def delivery_status_query(value: str | None) -> str | None:
+    """The optional `status` filter of the delivery list (422 invalid_status)."""
+    if value is None or value == "":
+        return None
+    if value not in DELIVERY_STATUSES:
+        raise ApiError(422, "invalid_status", f"status must be one of {', '.join(DELIVERY_STATUSES)}")
+    return value
+
+
 def new_record(body: Mapping[str, Any]) -> NewRecord:
     """A create-record body: {conversation_id, kind, order_id, outcome, rule, details}.
 
@@ -178,11 +229,7 @@ def new_complaint(body: Mapping[str, Any]) -> NewComplaint:
         raise ApiError(
             422, "invalid_description", f"description must be text of 1 to {MAX_DESCRIPTION_CHARS} characters"
         )
-    contact_phone = body.get("contact_phone")
-    if contact_phone is not None and not (
-        isinstance(contact_phone, str) and _CONTACT_PHONE.fullmatch(contact_phone)
-    ):
-        raise ApiError(422, "invalid_contact_phone", "contact_phone must be a phone number or null")
+    contact_phone = _contact_phone(body.get("contact_phone"))
     rule = body.get("rule")
     if rule is None:
         raise ApiError(422, "invalid_rule", "rule must be the id of the rule applied")
@@ -238,7 +285,7 @@ def new_handoff(body: Mapping[str, Any]) -> NewHandoff:
     """A create-handoff body (see openapi.yaml).
 
     A handoff is created `queued` or `callback_scheduled`; a scheduled callback needs its
-    `callback_at`.
+    `callback_at`. The optional full `contact_phone` is stored apart from the ticket.
     """
     _reject_unknown_fields(body, _HANDOFF_FIELDS)
     reason = body.get("reason")
@@ -273,7 +320,16 @@ def new_handoff(body: Mapping[str, Any]) -> NewHandoff:
         callback_at=callback_at,
         rule=_optional_rule(body.get("rule")),
         context=_handoff_context(body.get("context")),
+        contact_phone=_contact_phone(body.get("contact_phone")),
     )
+
+
+def _contact_phone(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _CONTACT_PHONE.fullmatch(value):
+        raise ApiError(422, "invalid_contact_phone", "contact_phone must be a phone number or null")
+    return value
 
 
 def _handoff_context(value: object) -> HandoffContext:

@@ -83,15 +83,21 @@ def install_json_errors(app: Sanic) -> None:
 
 
 def require_bearer_token(
-    app: Sanic, token: str, *, open_paths: Iterable[str] = ("/health",)
+    app: Sanic,
+    token: str,
+    *,
+    open_paths: Iterable[str] = ("/health",),
+    open_prefixes: Iterable[str] = (),
 ) -> None:
-    """Rejects requests without `Authorization: Bearer <token>` (401), except `open_paths`."""
+    """Rejects requests without `Authorization: Bearer <token>` (401), except `open_paths`
+    and paths under `open_prefixes` (whose routes check a credential of their own)."""
     expected = f"Bearer {token}".encode()
     exempt = frozenset(open_paths)
+    exempt_prefixes = tuple(open_prefixes)
 
     @app.middleware("request")
     async def _check_token(request: Request) -> HTTPResponse | None:
-        if request.path in exempt:
+        if request.path in exempt or request.path.startswith(exempt_prefixes):
             return None
         given = (request.headers.get("authorization") or "").encode()
         if not hmac.compare_digest(given, expected):

@@ -5,4 +5,6 @@ pytest_plugins = [
     "tests.fixtures.stack",
     "tests.fixtures.actions",
     "tests.fixtures.fake_wechat",
+    "tests.fixtures.fake_rasa",
+    "tests.fixtures.fake_chatwoot",
 ]

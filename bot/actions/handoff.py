@@ -135,7 +135,7 @@ class Handoff:
 
 async def _agents_online() -> int:
     try:
-        return await call(services().records.agents_online)
+        return await call(services().records.desk_presence)
     except ServiceError as error:
         logger.warning("agent presence unknown (%s): the bot goes on until an agent claims", error)
         return 0

@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.actions.http_client import CircuitBreaker, JsonApiClient, JsonFields, RetryPolicy
+from bot.actions.http_client import (
+    CircuitBreaker,
+    JsonApiClient,
+    JsonFields,
+    MalformedAnswerError,
+    RetryPolicy,
+)
 from bot.actions.settings import ActionSettings
 
 
@@ -275,12 +281,15 @@ def parse_record(value: Any) -> dict[str, Any]:
     return fields.raw
 
 
+def _parse_presence(value: Any) -> int:
+    online = JsonFields(value, "presence").integer("agents_online")
+    if online < 0:
+        raise MalformedAnswerError("presence.agents_online is negative")
+    return online
+
+
 def _parse_records(value: Any) -> list[dict[str, Any]]:
     return [parse_record(record.raw) for record in JsonFields(value, "answer").children("records")]
-
-
-def _parse_agents_online(value: Any) -> int:
-    return JsonFields(value, "answer").integer("agents_online")
 
 
 def _parse_complaint(value: Any) -> ComplaintTicket:
@@ -404,13 +413,12 @@ class RecordsClient(JsonApiClient):
         )
         return self._parse(operation, _parse_handoff, answer)
 
-    def agents_online(self) -> int:
-        """How many agents use the agent workspace right now (0 when the desk is not run).
+    def desk_presence(self) -> int:
+        """How many agents are online at the desk (called its API in the last 60 s).
 
         Raises:
             ServiceUnavailableError: The record service cannot answer now.
         """
-        operation = "agents_online"
+        operation = "desk_presence"
         answer = self._get("/api/desk/presence", operation=operation)
-        return self._parse(operation, _parse_agents_online, answer)
-
+        return self._parse(operation, _parse_presence, answer)

@@ -736,6 +736,8 @@ def test_handoff_replay_returns_the_same_ticket(record_service: RunningService) 
             "invalid_context",
         ),
         ({"rule": 7}, "invalid_rule"),
+        ({"contact_phone": "call me"}, "invalid_contact_phone"),
+        ({"contact_phone": 13800138000}, "invalid_contact_phone"),
     ],
 )
 def test_invalid_handoff_is_422_and_writes_nothing(

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg2
 import pytest
 import requests
 
+from tests.fixtures.desk import (
+    LI_TOKEN,
+    WANG_TOKEN,
+    agent_headers,
+    create_handoff,
+    handoff_body,
+    new_id,
+    start_desk_service,
+)
+from tests.fixtures.fake_rasa import FakeRasa
 from tests.fixtures.servers import RunningService, free_port, start_service
 
 PG_ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
@@ -124,3 +135,58 @@ def test_records_and_tickets_on_postgresql(records_database: str, tmp_path: Path
 
     assert listed.json() == {"records": [created.json(), handoff.json()["record"]]}
     assert [t["ticket_id"] for t in queue.json()["tickets"]] == [ticket["ticket_id"]]
+
+
+def test_the_desk_on_postgresql(records_database: str, tmp_path: Path, fake_rasa: FakeRasa) -> None:
+    env = {
+        "RECORDS_BOT_URL": fake_rasa.url,
+        "RECORDS_BOT_TOKEN": fake_rasa.token,
+        # Nobody listens there: the deliveries stay pending, which is what is checked.
+        "RECORDS_HANDOFF_WEBHOOK_URL": f"http://127.0.0.1:{free_port()}/handoffs",
+        "RECORDS_HANDOFF_WEBHOOK_SECRET": "pg-webhook-secret-0123456789",
+    }
+    service = start_desk_service(tmp_path, "desk1.log", env, database_url=records_database)
+    try:
+        tickets = []
+        for _ in range(4):
+            conversation_id = new_id("pg")
+            fake_rasa.seed(conversation_id, "wechat", [("user", "转人工")])
+            tickets.append(create_handoff(service, handoff_body(conversation_id))["ticket_id"])
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            claims = list(pool.map(
+                lambda job: (job[0], job[1], requests.post(
+                    f"{service.url}/desk/api/tickets/{job[0]}/claim", headers=agent_headers(job[1]), timeout=15
+                ).status_code),
+                [(ticket_id, token) for ticket_id in tickets for token in (WANG_TOKEN, LI_TOKEN)],
+            ))
+        winners = {ticket_id: token for ticket_id, token, status in claims if status == 200}
+        first = tickets[0]
+        reply = requests.post(f"{service.url}/desk/api/tickets/{first}/reply", json={"text": "您好"},
+                              headers=agent_headers(winners[first]), timeout=15)
+        reveal = requests.post(f"{service.url}/desk/api/tickets/{first}/reveal-contact",
+                               headers=agent_headers(winners[first]), timeout=15)
+        resolved = requests.post(f"{service.url}/desk/api/tickets/{first}/resolve",
+                                 headers=agent_headers(winners[first]), timeout=15)
+    finally:
+        service.stop()
+
+    assert sorted(status for _, _, status in claims) == [200] * 4 + [409] * 4
+    assert set(winners) == set(tickets)
+    assert (reply.status_code, reveal.json(), resolved.status_code) == (200, {"contact_phone": "13800138000"}, 200)
+
+    restarted = start_desk_service(tmp_path, "desk2.log", env, database_url=records_database)
+    try:
+        queue = requests.get(f"{restarted.url}/desk/api/tickets", params={"status": "assigned,resolved"},
+                             headers=agent_headers(LI_TOKEN), timeout=15).json()["tickets"]
+        audit = requests.get(f"{restarted.url}/desk/api/tickets/{first}/audit",
+                             headers=agent_headers(LI_TOKEN), timeout=15).json()["entries"]
+        pending = requests.get(f"{restarted.url}/api/desk/deliveries", params={"status": "pending"},
+                               headers={"Authorization": f"Bearer {restarted.token}"}, timeout=15).json()
+    finally:
+        restarted.stop()
+
+    assert {t["ticket_id"]: t["status"] for t in queue} == {
+        first: "resolved", **{t: "assigned" for t in tickets[1:]}}
+    assert [e["action"] for e in audit] == ["claim", "reply", "reveal_contact", "resolve"]
+    assert "13800138000" not in str(audit)
+    assert {d["ticket_id"] for d in pending["deliveries"]} == set(tickets)

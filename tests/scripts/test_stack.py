@@ -3,7 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from record_service.desk.agents import load_agents
 from scripts.stack import (
+    DESK_SECRETS,
     SECRET_NAMES,
     WECHAT_SECRETS,
     StackError,
@@ -13,6 +15,7 @@ from scripts.stack import (
     service_specs,
     service_token,
     up,
+    write_agents_file,
     write_env_file,
 )
 
@@ -34,7 +37,7 @@ def test_port_base_and_explicit_ports(tmp_path: Path) -> None:
 def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path) -> None:
     layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
     first = local_secrets(layout, {})
-    assert set(first) == set(SECRET_NAMES) | set(WECHAT_SECRETS)
+    assert set(first) == set(SECRET_NAMES) | set(WECHAT_SECRETS) | set(DESK_SECRETS)
     assert all(len(first[name]) >= 40 for name in SECRET_NAMES)
     assert len(set(first.values())) == len(first)
     assert (layout.secrets_file.stat().st_mode & 0o777) == 0o600
@@ -66,6 +69,9 @@ def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
         "WECHAT_TOKEN": keys["WECHAT_TOKEN"],
         "WECHAT_AES_KEY": keys["WECHAT_AES_KEY"],
         "WECHAT_APPID": keys["WECHAT_APPID"],
+        "AGENT_URL": "http://127.0.0.1:6103/desk/",
+        "AGENT_TOKEN": keys["AGENT_TOKEN"],
+        "AGENT2_TOKEN": keys["AGENT2_TOKEN"],
     }
 
 
@@ -122,3 +128,20 @@ def test_up_refuses_a_missing_fixture_file(tmp_path: Path) -> None:
     layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path), "PORT_BASE": "6200"})
     with pytest.raises(StackError, match="fixture file not found"):
         up(layout, [tmp_path / "nope.yaml"], {})
+
+
+def test_the_desk_gets_two_demo_agents_whose_tokens_only_the_env_file_holds(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path), "PORT_BASE": "6300"})
+    keys = local_secrets(layout, {})
+    write_agents_file(layout, keys)
+    records = {spec.name: spec for spec in service_specs(layout, keys, [], {})}["record_service"]
+
+    agents = load_agents(layout.agents_file, service_token=keys["RECORDS_TOKEN"])
+    assert [(agent.id, agent.name) for agent in agents] == [("xiaowang", "客服小王"), ("xiaoli", "客服小李")]
+    text = layout.agents_file.read_text(encoding="utf-8")
+    assert keys["AGENT_TOKEN"] not in text and keys["AGENT2_TOKEN"] not in text
+    assert (layout.agents_file.stat().st_mode & 0o777) == 0o600
+    assert keys["AGENT_TOKEN"] != keys["AGENT2_TOKEN"]
+    assert records.env["RECORDS_AGENTS_FILE"] == str(layout.agents_file)
+    assert (records.env["RECORDS_BOT_URL"], records.env["RECORDS_BOT_TOKEN"]) == (
+        "http://127.0.0.1:6300", keys["RASA_TOKEN"])

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import requests
 
 from bot.actions.http_client import (
     CircuitBreaker,
@@ -27,6 +28,7 @@ from bot.actions.records_client import (
 )
 from bot.actions.settings import ActionSettings, ServiceSettings
 from bot.policy.engine import load_policy
+from tests.fixtures.desk import WANG_TOKEN, agent_headers, start_desk_service
 from tests.fixtures.servers import free_port
 
 BEIJING = timezone(timedelta(hours=8))
@@ -368,3 +370,27 @@ def test_from_settings_uses_the_records_settings(record_service, conversation):
     assert client.retry.max_retries == 4
     assert client.timeout == (2.0, 3.0)
     assert client.records_for(conversation) == []
+
+
+# --------------------------------------------------------------------------------------
+# The desk's presence
+# --------------------------------------------------------------------------------------
+
+
+def test_no_agent_is_online_at_a_record_service_without_agents(client):
+    assert client.desk_presence() == 0
+
+
+def test_an_agent_calling_the_desk_is_online(tmp_path):
+    service = start_desk_service(
+        tmp_path, "records.log", {"RECORDS_BOT_URL": "http://127.0.0.1:9", "RECORDS_BOT_TOKEN": "unused"}
+    )
+    try:
+        client = RecordsClient(service.url, service.token)
+        before = client.desk_presence()
+        requests.get(f"{service.url}/desk/api/me", headers=agent_headers(WANG_TOKEN), timeout=10)
+        after = client.desk_presence()
+    finally:
+        service.stop()
+
+    assert (before, after) == (0, 1)
