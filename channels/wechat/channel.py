@@ -113,6 +113,55 @@ class WeChatOutput(OutputChannel):
             await self.send_text_message(recipient_id, text)
 
 
+class WeChatRelayError(Exception):
+    """A message written outside a bot turn (an agent's reply) cannot be delivered."""
+
+
+class WeChatRelayOutput(OutputChannel):
+    """Delivers messages written outside a bot turn through the customer-service API.
+
+    Rasa uses it for events appended with `output_channel=latest` and
+    `execute_side_effects=true`: the agent workspace's replies. The recipient is a
+    conversation id, a digest of the openid; the openid is read back from the
+    conversation's tracker (the metadata of the shopper's latest WeChat message).
+    Errors propagate, so the caller learns the shopper did not get the message.
+    """
+
+    def __init__(
+        self,
+        api: CustomerServiceApi | None,
+        find_openid: Callable[[str], Awaitable[str | None]],
+        buttons_prompt: str,
+        remember_buttons: Callable[[str, list[str]], None],
+    ) -> None:
+        self._api = api
+        self._find_openid = find_openid
+        self._buttons_prompt = buttons_prompt
+        self._remember_buttons = remember_buttons
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        if self._api is None:
+            raise WeChatRelayError("customer-service delivery is disabled (api_base: disabled)")
+        openid = await self._find_openid(recipient_id)
+        if openid is None:
+            raise WeChatRelayError("no WeChat shopper is known for this conversation")
+        for message in split_into_messages([text]):
+            await self._api.send_text(openid, message)
+
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Numbered options, as in a bot turn; the shopper's digit picks one."""
+        rendered, payloads = render_buttons(text, buttons, self._buttons_prompt)
+        await self.send_text_message(recipient_id, rendered)
+        if payloads:
+            self._remember_buttons(recipient_id, payloads)
+
+
 @dataclass(frozen=True)
 class _Push:
     """A verified, decrypted push: its fields, its XML, and the crypto that opened it."""
@@ -171,6 +220,7 @@ class WeChatInput(InputChannel):
         self._attachments: TtlCache[list[dict[str, str | None]]] = TtlCache(ATTACHMENT_TTL_S, MAX_ENTRIES)
         self._buttons: TtlCache[list[str]] = TtlCache(BUTTONS_TTL_S, MAX_ENTRIES)
         self._background: set[asyncio.Task[None]] = set()
+        self._app: Any = None
         if self.api is None:
             logger.warning(
                 "wechat: customer-service delivery is disabled (api_base: disabled): an answer "
@@ -178,9 +228,32 @@ class WeChatInput(InputChannel):
                 settings.reply_window_s,
             )
 
+    def get_output_channel(self) -> OutputChannel | None:
+        """Where Rasa sends messages written outside a bot turn (an agent's reply)."""
+        return WeChatRelayOutput(self.api, self._openid_of, self.texts(BUTTONS_PROMPT), self._buttons.put)
+
+    async def _openid_of(self, conversation: str) -> str | None:
+        """The openid of a conversation's shopper, from its tracker."""
+        store = getattr(getattr(self._app, "ctx", None), "agent", None)
+        store = getattr(store, "tracker_store", None)
+        tracker = await store.retrieve(conversation) if store is not None else None
+        if tracker is None:
+            return None
+        for event in reversed(tracker.events):
+            if getattr(event, "input_channel", None) != CHANNEL_NAME:
+                continue
+            account = (getattr(event, "metadata", None) or {}).get("account") or {}
+            if account.get("channel") == CHANNEL_NAME and account.get("account_id"):
+                return str(account["account_id"])
+        return None
+
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The routes: `GET /` (health), `GET /webhook` (URL verification), `POST /webhook`."""
         bp = Blueprint(f"wechat_webhook_{id(self)}", __name__)
+
+        @bp.listener("before_server_start")
+        async def keep_app(app: Any, *_: Any) -> None:
+            self._app = app  # its agent's tracker store finds a conversation's openid
 
         async def health(request: Request) -> HTTPResponse:
             return response.json({"status": "ok"})

@@ -31,6 +31,7 @@ from channels.wechat.protocol import (
     parse_xml_fields,
     signature_of,
 )
+from tests.fixtures.desk import DeskAgent
 from tests.fixtures.fake_wechat import FakeWeChat, serve_fake_wechat
 from tests.fixtures.servers import REPO_ROOT
 from tests.fixtures.stack import Stack, rasa_beside
@@ -347,6 +348,52 @@ def test_a_signed_plain_query_cannot_carry_another_body(wechat: WeChatServer) ->
     forged = text_xml(intruder, "我要退货", _new_msg_id())
     assert requests.post(wechat.url, params=params, data=forged.encode(), timeout=15).status_code == 403
     assert wechat.user_events(intruder) == []
+
+
+# ---- a person takes over (issue 5): the agent's replies reach the shopper on WeChat
+
+
+def _records(stack: Stack, conversation_id: str) -> list[dict[str, Any]]:
+    headers = {"Authorization": f"Bearer {stack.env['RECORDS_TOKEN']}"}
+    answer = requests.get(stack.env["RECORDS_URL"], params={"conversation_id": conversation_id},
+                          headers=headers, timeout=10).json()
+    return list(answer["records"] if isinstance(answer, dict) else answer)
+
+
+def test_an_agent_takes_over_on_wechat_and_gives_the_conversation_back(
+    wechat: WeChatServer, running_stack: Stack
+) -> None:
+    agent = DeskAgent(running_stack.env["AGENT_URL"], running_stack.env["AGENT_TOKEN"])
+    assert agent.call("GET", "/me").status_code == 200  # the agent is online
+    openid, api = _new_openid(), running_stack.wechat_api
+    conversation = conversation_id_for(openid, wechat.token)
+
+    asked = wechat.reply(wechat.push(text_xml(openid, "转人工", _new_msg_id())))["Content"]
+    [handoff] = [r for r in _records(running_stack, conversation) if r["kind"] == "handoff"]
+    ticket_id = handoff["details"]["ticket_id"]
+    assert ticket_id in asked and "请稍候" in asked, asked
+    # Paused: the shopper's words go to the agent, the bot says nothing.
+    waiting = wechat.push(text_xml(openid, "我的快递三天没动了", _new_msg_id()))
+    assert (waiting.status_code, waiting.text) == (200, "success")
+    ticket = agent.ticket(ticket_id)
+    assert ticket["conversation"]["paused"] is True
+    assert "我的快递三天没动了" in [m["text"] for m in ticket["conversation"]["messages"] if m["role"] == "shopper"]
+
+    agent.act(ticket_id, "claim")
+    sent_before = len(api.sent)
+    agent.act(ticket_id, "reply", {"text": "您好，我是客服小王，正在帮您查快递。"})
+    [reply] = api.wait_for_messages(sent_before + 1)[sent_before:]
+    assert (reply.touser, reply.content) == (openid, "您好，我是客服小王，正在帮您查快递。")
+
+    resolved = agent.act(ticket_id, "resolve")
+    assert resolved["satisfaction_requested"] is True
+    question = api.wait_for_messages(sent_before + 2)[-1]
+    assert question.touser == openid and "1–5" in question.content and "\n1. 5分 非常满意" in question.content
+    thanks = wechat.reply(wechat.push(text_xml(openid, "1", _new_msg_id())))["Content"]  # option 1: 5 points
+    assert "感谢您的评价" in thanks, thanks
+    [rating] = [r for r in _records(running_stack, conversation) if r["kind"] == "satisfaction"]
+    assert (rating["outcome"], rating["details"]) == ("rated", {"rating": 5})
+    assert agent.call("POST", f"/tickets/{ticket_id}/reply", {"text": "还在吗？"}).status_code == 409
 
 
 # ---- the slow path: `success` at once, the answer by the customer-service API
