@@ -28,6 +28,6 @@ RUN useradd --create-home --uid 10001 assistant && chown -R assistant /app
 USER assistant
 
 # Secrets (RASA_TOKEN, ACTION_SERVER_TOKEN, ORDERS_TOKEN, RECORDS_TOKEN, and for Rasa the
-# WECHAT_* settings of credentials.yml) come from the environment at run time; no default
+# WECHAT_* settings and IVR_TOKEN of credentials.yml) come from the environment at run time; no default
 # is baked in, and Rasa does not start without them.
 CMD ["sh", "-c", "exec python -m rasa run --enable-api --auth-token \"${RASA_TOKEN:?RASA_TOKEN is not set}\" --model bot/models/aftersales.tar.gz --endpoints endpoints.yml --credentials credentials.yml --port 5005"]

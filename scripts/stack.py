@@ -19,6 +19,9 @@ messages: there is no WeChat here to send them to); WECHAT_AES_KEY_PREVIOUS to e
 The human-handoff desk gets two demo agents (客服小王, 客服小李): their tokens are kept with
 the local secrets and written to `env` (AGENT_TOKEN, AGENT2_TOKEN, AGENT_URL); the record
 service reads only their SHA-256, from `agents.yaml` in the stack folder.
+
+The phone line (IVR) gets a generated IVR_TOKEN, the platform's bearer token; Rasa also
+gets the record service's URL and token, where the IVR channel reads a transfer's ticket.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ DESK_SECRETS = ("AGENT_TOKEN", "AGENT2_TOKEN")
 DEMO_AGENTS = (("xiaowang", "客服小王", "AGENT_TOKEN"), ("xiaoli", "客服小李", "AGENT2_TOKEN"))
 DESK_PAGE_PATH = "/desk/"
 WECHAT_WEBHOOK_PATH = "/webhooks/wechat/webhook"
+# The phone line's bearer token: a service token like the ones above.
+IVR_SECRET_NAMES = ("IVR_TOKEN",)
+IVR_TURN_PATH = "/webhooks/ivr/turn"
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
 HOST = "127.0.0.1"
 
@@ -136,7 +142,7 @@ def local_secrets(layout: StackLayout, environ: Mapping[str, str]) -> dict[str, 
     """The stack's secrets: from the environment, else generated once and kept (mode 600)."""
     stored = read_env_file(layout.secrets_file)
     generators = {
-        **dict.fromkeys(SECRET_NAMES, service_token),
+        **dict.fromkeys(SECRET_NAMES + IVR_SECRET_NAMES, service_token),
         **WECHAT_SECRETS,
         **dict.fromkeys(DESK_SECRETS, service_token),
     }
@@ -237,6 +243,10 @@ def service_specs(
                 **{name: keys[name] for name in WECHAT_SECRETS},
                 "WECHAT_API_BASE": environ.get("WECHAT_API_BASE") or WECHAT_API_DISABLED,
                 "WECHAT_AES_KEY_PREVIOUS": environ.get("WECHAT_AES_KEY_PREVIOUS", ""),
+                # The IVR channel: its token, and the record service for a transfer's ticket.
+                **{name: keys[name] for name in IVR_SECRET_NAMES},
+                "RECORDS_SERVICE_URL": records_url,
+                "RECORDS_TOKEN": keys["RECORDS_TOKEN"],
                 # Rasa's own HTTP calls and TensorFlow stay quiet and local.
                 "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -301,6 +311,8 @@ def write_env_file(layout: StackLayout, keys: Mapping[str, str]) -> None:
         "AGENT_URL": f"{layout.url('RECORDS_PORT')}{DESK_PAGE_PATH}",
         "AGENT_TOKEN": keys["AGENT_TOKEN"],
         "AGENT2_TOKEN": keys["AGENT2_TOKEN"],
+        "IVR_URL": f"{layout.url('RASA_PORT')}{IVR_TURN_PATH}",
+        "IVR_TOKEN": keys["IVR_TOKEN"],
     }
     layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     layout.env_file.chmod(0o600)

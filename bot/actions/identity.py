@@ -2,7 +2,8 @@
 
 Every form that looks at an order asks for the order number, then verifies that the
 shopper owns it: by the account a trusted channel vouches for, else by the last four
-digits of the order's phone. Nothing about the order is said, and no record but
+digits of the order's phone. A `phone` account is the caller id of the phone line, and
+is recorded as such (method `caller_id`). Nothing about the order is said, and no record but
 `identity_check` is written, before that. After the policy's number of failures the
 attempt ends politely, and every attempt is recorded.
 """
@@ -31,6 +32,13 @@ ORDER_SLOTS = ["order_id", "phone_last4"]
 ABORTED = {"form_aborted": True, "requested_slot": None}
 # How many of a known shopper's latest orders are offered when asking which order.
 RECENT_ORDERS_OFFERED = 3
+# The order system's account kind for a phone number: the phone line's caller id.
+CALLER_ID_ACCOUNT = "phone"
+
+
+def verification_method(account_kind: str) -> str:
+    """The `identity_check` method of a verification by a trusted account of this kind."""
+    return "caller_id" if account_kind == CALLER_ID_ACCOUNT else "account"
 
 
 class OrderFormValidation(FormValidationAction, ABC):
@@ -85,17 +93,17 @@ class OrderFormValidation(FormValidationAction, ABC):
         if tracker.get_slot("verified_order_id") not in (None, order_id):
             slots["phone_last4"] = None  # another order: its owner is checked again
         try:
-            owner_by_account = await self._owner_by_account(tracker, order)
+            owner_account = await self._owner_by_account(tracker, order)
         except ServiceUnavailableError:
             return await self._service_failed(dispatcher, tracker)
-        if owner_by_account:
+        if owner_account is not None:
             if not await write_record(
                 tracker,
                 "identity_check",
                 order_id=order_id,
                 outcome="verified",
                 rule=IDENTITY_RULE,
-                details={"method": "account"},
+                details={"method": verification_method(owner_account)},
             ):
                 return await self._service_failed(dispatcher, tracker)
             slots.update(verified_order_id=order_id, phone_last4=None)
@@ -149,15 +157,17 @@ class OrderFormValidation(FormValidationAction, ABC):
         dispatcher.utter_message(response="utter_identity_failed", remaining=allowed - failures)
         return {"phone_last4": None, "identity_failures": failures}
 
-    async def _owner_by_account(self, tracker: Tracker, order: Order) -> bool:
+    async def _owner_by_account(self, tracker: Tracker, order: Order) -> str | None:
+        """The kind of the trusted account that proves the shopper owns `order`, or None."""
         account = trusted_account(tracker)
         if account is None:
-            return False
+            return None
         try:
             customer = await call(services().orders.customer_by_account, *account)
         except RequestRejectedError:
-            return False  # an account kind the order system does not know proves nothing
-        return customer is not None and customer.customer_id == order.customer_id
+            return None  # an account kind the order system does not know proves nothing
+        owns = customer is not None and customer.customer_id == order.customer_id
+        return account[0] if owns else None
 
     async def _service_failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
         """A service is down: say so, hand over to a person, and end the form."""

@@ -24,6 +24,8 @@ from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
+from channels.speech import speech_text
+
 MAX_CLOCK_SKEW_S = 300
 MAX_TEXT_CHARS = 2000
 MAX_BUTTONS = 9
@@ -327,7 +329,8 @@ def interpret(message: Any, msg_type: str) -> Inbound:
             return Inbound("answer", openid, EMPTY_TEXT_ANSWER)
         return Inbound("turn", openid, text, details)
     if isinstance(message, wechat_messages.VoiceMessage):
-        recognised = str(message.recognition or "").strip()[:MAX_TEXT_CHARS]
+        # WeChat's recognition punctuates pauses, as the phone line's ASR does.
+        recognised = speech_text(str(message.recognition or ""), MAX_TEXT_CHARS)
         if not recognised:
             return Inbound("answer", openid, VOICE_NOT_RECOGNISED_ANSWER)
         return Inbound("turn", openid, recognised, {**details, "media_id": str(message.media_id or "")})

@@ -6,6 +6,7 @@ import pytest
 from record_service.desk.agents import load_agents
 from scripts.stack import (
     DESK_SECRETS,
+    IVR_SECRET_NAMES,
     SECRET_NAMES,
     WECHAT_SECRETS,
     StackError,
@@ -37,8 +38,8 @@ def test_port_base_and_explicit_ports(tmp_path: Path) -> None:
 def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path) -> None:
     layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
     first = local_secrets(layout, {})
-    assert set(first) == set(SECRET_NAMES) | set(WECHAT_SECRETS) | set(DESK_SECRETS)
-    assert all(len(first[name]) >= 40 for name in SECRET_NAMES)
+    assert set(first) == set(SECRET_NAMES) | set(WECHAT_SECRETS) | set(DESK_SECRETS) | set(IVR_SECRET_NAMES)
+    assert all(len(first[name]) >= 40 for name in SECRET_NAMES + IVR_SECRET_NAMES)
     assert len(set(first.values())) == len(first)
     assert (layout.secrets_file.stat().st_mode & 0o777) == 0o600
     assert local_secrets(layout, {}) == first
@@ -72,6 +73,8 @@ def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
         "AGENT_URL": "http://127.0.0.1:6103/desk/",
         "AGENT_TOKEN": keys["AGENT_TOKEN"],
         "AGENT2_TOKEN": keys["AGENT2_TOKEN"],
+        "IVR_URL": "http://127.0.0.1:6100/webhooks/ivr/turn",
+        "IVR_TOKEN": keys["IVR_TOKEN"],
     }
 
 
@@ -95,6 +98,17 @@ def test_wechat_api_base_and_previous_key_follow_the_environment(tmp_path: Path)
     environ = {"WECHAT_API_BASE": "http://127.0.0.1:9/fake", "WECHAT_AES_KEY_PREVIOUS": "k" * 43}
     rasa = service_specs(layout, keys, [], environ)[-1]
     assert (rasa.env["WECHAT_API_BASE"], rasa.env["WECHAT_AES_KEY_PREVIOUS"]) == ("http://127.0.0.1:9/fake", "k" * 43)
+
+
+def test_the_ivr_token_and_the_record_service_reach_rasa_and_the_token_nothing_else(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path), "PORT_BASE": "6100"})
+    keys = local_secrets(layout, {})
+    specs = {spec.name: spec for spec in service_specs(layout, keys, [], {})}
+    rasa = specs["rasa"].env
+    assert (rasa["IVR_TOKEN"], rasa["RECORDS_TOKEN"]) == (keys["IVR_TOKEN"], keys["RECORDS_TOKEN"])
+    assert rasa["RECORDS_SERVICE_URL"] == "http://127.0.0.1:6103"
+    for name in ("order_system", "record_service", "action_server"):
+        assert "IVR_TOKEN" not in specs[name].env, name
 
 
 def test_services_get_only_their_own_secrets(tmp_path: Path) -> None:

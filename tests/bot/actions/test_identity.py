@@ -322,6 +322,57 @@ async def test_a_trusted_channel_account_that_owns_the_order_verifies_without_di
     ]
 
 
+@pytest.mark.parametrize("caller", ["13800138000", "+86 138-0013-8000"])
+async def test_the_phone_lines_caller_id_that_is_the_orders_phone_verifies_as_caller_id(
+    caller: str, action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+
+    events, dispatcher = await validate(
+        domain,
+        {"order_id": ORDER},
+        channel="ivr",
+        metadata={"account": {"channel": "phone", "account_id": caller}},
+        sender_id=conversation,
+    )
+
+    assert events == [
+        SlotSet("order_id", ORDER),
+        SlotSet("verified_order_id", ORDER),
+        SlotSet("phone_last4", None),
+        SlotSet("requested_slot", None),
+    ]
+    assert said(dispatcher) == []
+    assert stored_records(records_client, conversation) == [
+        identity_record(conversation, "verified", method="caller_id")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("channel", "account"),
+    [
+        ("ivr", {"channel": "phone", "account_id": "13912345678"}),  # another customer's phone
+        ("rest", {"channel": "phone", "account_id": "13800138000"}),  # anyone can claim it
+    ],
+)
+async def test_a_caller_id_that_is_not_the_orders_phone_leaves_the_phone_check(
+    channel: str,
+    account: dict[str, str],
+    action_services: Services,
+    records_client: RecordsClient,
+    domain: DomainDict,
+) -> None:
+    conversation = new_conversation_id()
+
+    events, dispatcher = await validate(
+        domain, {"order_id": ORDER}, channel=channel, metadata={"account": account}, sender_id=conversation
+    )
+
+    assert events == [SlotSet("order_id", ORDER)]
+    assert said(dispatcher) == []
+    assert stored_records(records_client, conversation) == []
+
+
 @pytest.mark.parametrize(
     ("channel", "account"),
     [

@@ -284,6 +284,15 @@ def test_voice_recognition_is_the_shoppers_words() -> None:
     assert _interpret(unrecognised) == Inbound("answer", OPENID, VOICE_NOT_RECOGNISED_ANSWER)
 
 
+def test_voice_recognition_gets_the_speech_cleanup_the_phone_line_gets() -> None:
+    voice = _push("voice", "<MediaId>m3</MediaId><Format>amr</Format>"
+                           "<Recognition>订单号八八零零，零零幺零，零幺。</Recognition><MsgId>2003</MsgId>")
+    assert _interpret(voice).text == "订单号八八零零 零零幺零 零幺"
+    only_a_stop = _push("voice", "<MediaId>m4</MediaId><Format>amr</Format><Recognition>。</Recognition>"
+                                 "<MsgId>2004</MsgId>")
+    assert _interpret(only_a_stop) == Inbound("answer", OPENID, VOICE_NOT_RECOGNISED_ANSWER)
+
+
 def test_subscribe_is_a_greeting() -> None:
     plain = _push("event", "<Event>subscribe</Event>")
     assert _interpret(plain) == Inbound("turn", OPENID, GREET_PAYLOAD, {"msg_type": "event", "event": "subscribe"})

@@ -1,0 +1,325 @@
+"""The Rasa input and output channel of the phone line (IVR).
+
+Routes, under `/webhooks/ivr/`: `GET /` (health) and `POST /turn` (one turn of a call;
+the JSON both ways is in `channels/ivr/README.md`). The protocol is in `protocol.py`,
+what a turn means in `inbound.py`, the speakable answer in `render.py`, the per-call
+memory in `calls.py`.
+
+How the channel knows the bot handed the call over, or ended it: the output channel
+receives each bot message with the name of the domain response it was made from
+(Rasa's `utter_action`) and the values the action filled in (`ticket_id`).
+`bot/actions/handoff.py` says `utter_handoff_queued(_urgent)` or `utter_handoff_callback`
+only after the handoff ticket and its `handoff` record are stored, and the goodbye rule
+says `utter_goodbye`; so the turn itself tells, with no second read and no race. The
+ticket's reason, priority and summary (what the agent sees) are then read from the
+record service, the ticket's home, by its number. The tracker store is not used: it
+holds the same bot messages but not the ticket's content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels.http import read_limited_body
+from channels.ivr.calls import AnsweredTurn, Call, CallBook
+from channels.ivr.inbound import (
+    CONFIRM_RESPONSES,
+    KEYS_INVALID_RESPONSE,
+    NO_INPUT_RESPONSE,
+    SAY_AGAIN_RESPONSE,
+    Inbound,
+    interpret,
+)
+from channels.ivr.protocol import (
+    MAX_BODY_BYTES,
+    CallAction,
+    MalformedTurn,
+    Turn,
+    conversation_id_for,
+    error_json,
+    is_fresh,
+    message_id_for,
+    parse_turn,
+    reply_json,
+    token_matches,
+)
+from channels.ivr.render import OPTION_RESPONSE, OPTIONS_RESPONSE, BotMessage, speakable, turn_speech
+from channels.ivr.settings import IvrSettings
+from channels.ivr.tickets import HandoffTickets
+from channels.texts import ChannelTexts
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "ivr"
+# The order system's account kind for a phone number (every customer's phone is one).
+PHONE_ACCOUNT = "phone"
+TRANSFER_RESPONSES = frozenset({"utter_handoff_queued", "utter_handoff_queued_urgent"})
+CALLBACK_RESPONSE = "utter_handoff_callback"
+GOODBYE_RESPONSE = "utter_goodbye"
+BOT_UNAVAILABLE_RESPONSE = "utter_channel_ivr_bot_unavailable"
+NOTHING_SAID_RESPONSE = "utter_channel_ivr_nothing_said"
+SYSTEM_ERROR_REASON = "system_error"
+CHANNEL_TEXTS = (
+    *CONFIRM_RESPONSES.values(),
+    SAY_AGAIN_RESPONSE,
+    NO_INPUT_RESPONSE,
+    KEYS_INVALID_RESPONSE,
+    OPTIONS_RESPONSE,
+    OPTION_RESPONSE,
+    BOT_UNAVAILABLE_RESPONSE,
+    NOTHING_SAID_RESPONSE,
+)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class IvrOutput(OutputChannel):
+    """Collects one turn's bot messages, with their response names and values."""
+
+    def __init__(self) -> None:
+        self.messages: list[BotMessage] = []
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.messages.append(BotMessage.from_rasa(message))
+
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
+        self.messages.append(BotMessage.from_rasa({**kwargs, "text": text}))
+
+
+def call_action(messages: Sequence[BotMessage]) -> tuple[CallAction, str | None, bool]:
+    """What happens to the call after the bot's turn.
+
+    Returns:
+        The action (`transfer` for a queued handoff, `hangup` for a scheduled callback or
+        a goodbye, else `continue`), the handoff ticket's number if any, and whether the
+        handoff is a scheduled callback.
+    """
+    for message in messages:
+        if message.response in TRANSFER_RESPONSES:
+            return "transfer", message.values.get("ticket_id"), False
+    for message in messages:
+        if message.response == CALLBACK_RESPONSE:
+            return "hangup", message.values.get("ticket_id"), True
+    if any(message.response == GOODBYE_RESPONSE for message in messages):
+        return "hangup", None, False
+    return "continue", None, False
+
+
+def transfer_json(queue: str, ticket_id: str | None, ticket: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The `transfer` object: where to, and what the agent needs (from the ticket)."""
+    context = (ticket or {}).get("context")
+    return {
+        "queue": queue,
+        "ticket_id": ticket_id,
+        "priority": (ticket or {}).get("priority"),
+        "reason": (ticket or {}).get("reason"),
+        "order_id": (ticket or {}).get("order_id"),
+        "summary": context.get("summary") if isinstance(context, Mapping) else None,
+    }
+
+
+def callback_json(ticket_id: str | None, ticket: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The `callback` object: the ticket a person calls back on, and when."""
+    return {
+        "ticket_id": ticket_id,
+        "callback_at": (ticket or {}).get("callback_at"),
+        "priority": (ticket or {}).get("priority"),
+        "reason": (ticket or {}).get("reason"),
+    }
+
+
+class IvrInput(InputChannel):
+    """The phone line: `channels.ivr.IvrInput` in credentials.yml."""
+
+    @classmethod
+    def name(cls) -> str:
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
+        """The channel from its section of credentials.yml.
+
+        Raises:
+            RasaException: The section is missing.
+            IvrConfigError: A setting is missing or malformed; the message names it.
+            ChannelTextsError: A channel text is missing from domain.yml.
+        """
+        if not credentials:
+            return cls.raise_missing_credentials_exception()
+        return cls(IvrSettings.from_credentials(credentials))
+
+    def __init__(
+        self, settings: IvrSettings, texts: ChannelTexts | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        """Creates the channel.
+
+        Args:
+            settings: The validated settings.
+            texts: The channel's own texts (default: read from domain.yml now).
+            clock: Unix seconds, for the freshness of turns.
+        """
+        self.settings = settings
+        self.texts = texts or ChannelTexts.load(CHANNEL_TEXTS)
+        self._clock = clock
+        self.calls = CallBook()
+        self.tickets = HandoffTickets(settings.records_url, settings.records_token)
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        """The routes: `GET /` (health) and `POST /turn`."""
+        bp = Blueprint(f"ivr_webhook_{id(self)}", __name__)
+
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        async def receive(request: Request) -> HTTPResponse:
+            authorised = token_matches(self.settings.token, request.headers.get("authorization"))
+            if authorised is None:
+                return response.json(
+                    error_json("unauthorized", "an `Authorization: Bearer <IVR_TOKEN>` header is required"),
+                    status=401,
+                    headers={"WWW-Authenticate": 'Bearer realm="ivr"'},
+                )
+            if not authorised:
+                logger.info("ivr: turn refused: wrong token")
+                return response.json(error_json("forbidden", "wrong token"), status=403)
+            body = await read_limited_body(request, MAX_BODY_BYTES)
+            if body is None:
+                return response.json(
+                    error_json("too_large", f"the body is larger than {MAX_BODY_BYTES} bytes"), status=413
+                )
+            try:
+                turn = parse_turn(body)
+            except MalformedTurn as error:
+                logger.info("ivr: malformed turn refused (%s)", error.field)
+                return response.json(error_json("malformed", error.problem, error.field), status=400)
+            if not is_fresh(turn.timestamp, self._clock(), self.settings.max_clock_skew_s):
+                logger.info("ivr: expired turn %d of call %s refused", turn.turn_id, turn.call_id)
+                return response.json(
+                    error_json("expired", "the turn's timestamp is too far from now", "timestamp"), status=403
+                )
+            status, reply = await self.reply_to(turn, on_new_message)
+            return response.json(reply, status=status)
+
+        bp.add_route(health, "/", methods=["GET"])
+        bp.add_route(receive, "/turn", methods=["POST"], stream=True)
+
+        @bp.listener("after_server_stop")
+        async def close_tickets(*_: Any) -> None:
+            self.tickets.close()
+
+        return bp
+
+    # -- one answer per turn
+
+    async def reply_to(self, turn: Turn, on_new_message: OnNewMessage) -> tuple[int, dict[str, Any]]:
+        """Answers a valid, authenticated turn once; a retry of it gets the same answer.
+
+        Returns:
+            The HTTP status (200, or 409 for a turn that conflicts with the call) and body.
+        """
+        call = self.calls.get(turn.call_id) or self.calls.start(turn.call_id, turn.caller)
+        if call.caller != turn.caller:
+            return _conflict("caller_changed", "the caller's number differs from the call's first turn")
+        fingerprint = turn.fingerprint()
+        answered = call.turns.get(turn.turn_id)
+        if answered is not None:
+            if answered.fingerprint != fingerprint:
+                return _conflict("turn_conflict", "this turn id was already sent with other content")
+            logger.info("ivr: a repeated turn %d of call %s joined its answer", turn.turn_id, turn.call_id)
+        elif turn.turn_id <= call.last_turn_id:
+            return _conflict("out_of_order", "a later turn of this call was already answered")
+        elif call.ended:
+            return _conflict("call_ended", "the call is over")
+        else:
+            # Found and stored without an `await` in between: one answer per turn.
+            answer = asyncio.ensure_future(self._turn(turn, call, on_new_message))
+            answered = AnsweredTurn(fingerprint, answer)
+            call.remember(turn.turn_id, answered)
+            self.calls.touch(turn.call_id, call)
+        # Shielded: a platform that hangs up on the request does not cancel the turn.
+        return 200, await asyncio.shield(answered.answer)
+
+    async def _turn(self, turn: Turn, call: Call, on_new_message: OnNewMessage) -> dict[str, Any]:
+        """Runs one turn: the channel's own answer, or one bot turn; never raises."""
+        async with call.lock:
+            try:
+                inbound = interpret(turn, call.pending, call.options, self.settings.confidence_threshold)
+                if inbound.kind == "end":
+                    call.ended, call.pending = True, None
+                    return reply_json(turn, "", "hangup")
+                if inbound.kind == "repeat":
+                    return reply_json(turn, call.last_speech or self._say(NO_INPUT_RESPONSE), "continue")
+                call.pending = inbound.pending
+                if inbound.kind == "answer":
+                    call.last_speech = self._say(inbound.response, **inbound.values)
+                    return reply_json(turn, call.last_speech, "continue")
+                return await self._bot_turn(turn, call, inbound, on_new_message)
+            except Exception:
+                logger.exception("ivr: turn %d of call %s failed", turn.turn_id, turn.call_id)
+                return self._unavailable(turn, call)
+
+    async def _bot_turn(
+        self, turn: Turn, call: Call, inbound: Inbound, on_new_message: OnNewMessage
+    ) -> dict[str, Any]:
+        """Sends the caller's words to the bot; the bot's messages become the answer."""
+        output = IvrOutput()
+        details: dict[str, Any] = {"call_id": turn.call_id, "turn_id": turn.turn_id, "input": inbound.source}
+        if inbound.confidence is not None:
+            details["confidence"] = inbound.confidence
+        metadata: dict[str, Any] = {"ivr": details}
+        if call.caller is not None:
+            # What bot/actions/conversation.py's trusted_account() reads: the network's caller id.
+            metadata["account"] = {"channel": PHONE_ACCOUNT, "account_id": call.caller}
+        message = UserMessage(
+            text=inbound.text,
+            output_channel=output,
+            sender_id=conversation_id_for(turn.call_id, self.settings.token),
+            input_channel=CHANNEL_NAME,
+            message_id=message_id_for(turn.call_id, turn.turn_id),
+            metadata=metadata,
+        )
+        try:
+            await on_new_message(message)
+        except Exception as error:
+            logger.error("ivr: the bot failed on message %s (%s)", message.message_id, type(error).__name__)
+            return self._unavailable(turn, call)
+        speech, options = turn_speech(output.messages, self.texts)
+        call.options = options
+        call.last_speech = speech or self._say(NOTHING_SAID_RESPONSE)
+        action, ticket_id, callback = call_action(output.messages)
+        logger.info("ivr: turn %d of call %s answered (%s)", turn.turn_id, turn.call_id, action)
+        if action == "hangup":
+            call.ended = True
+        if ticket_id is None:
+            return reply_json(turn, call.last_speech, action)
+        ticket = await self.tickets.get(ticket_id)
+        if callback:
+            return reply_json(turn, call.last_speech, action, callback=callback_json(ticket_id, ticket))
+        transfer = transfer_json(self.settings.transfer_queue, ticket_id, ticket)
+        return reply_json(turn, call.last_speech, action, transfer=transfer)
+
+    def _unavailable(self, turn: Turn, call: Call) -> dict[str, Any]:
+        """The bot cannot answer: the caller goes to a person rather than being lost."""
+        call.last_speech, call.pending = self._say(BOT_UNAVAILABLE_RESPONSE), None
+        transfer = {**transfer_json(self.settings.transfer_queue, None, None), "reason": SYSTEM_ERROR_REASON}
+        return reply_json(turn, call.last_speech, "transfer", transfer=transfer)
+
+    def _say(self, name: str, **values: Any) -> str:
+        return speakable(self.texts(name, **values))
+
+
+def _conflict(error: str, message: str) -> tuple[int, dict[str, Any]]:
+    return 409, error_json(error, message)
