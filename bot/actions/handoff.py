@@ -24,7 +24,6 @@ from bot.actions.conversation import (
     conversation_id,
     idempotency_key,
     latest_intent,
-    latest_text,
     transcript,
 )
 from bot.actions.http_client import ServiceError
@@ -111,7 +110,9 @@ def summary_for(tracker: Tracker, reason: str, order: Order | None) -> str:
         parts.append(f"订单：{tracker.get_slot('order_id')}（身份未核验）")
     else:
         parts.append("订单：未提供")
-    parts.append(f"顾客原话：{latest_text(tracker)[:200]}")
+    # A button or key press arrives as "/intent": quote what the shopper last wrote instead.
+    written = [t["text"] for t in transcript(tracker) if t["role"] == "shopper" and t["text"][:1] != "/"]
+    parts.append(f"顾客原话：{(written[-1] if written else '（顾客点选了按钮）')[:200]}")
     return "；".join(parts)
 
 

@@ -106,6 +106,15 @@ def test_summary_for_a_message_without_a_known_wish_quotes_at_most_200_character
     )
 
 
+def test_summary_for_a_button_press_quotes_what_the_shopper_last_wrote() -> None:
+    pressed = make_tracker(text="/request_human", intent="request_human",
+                           history=[user_event("快递三天没动了", intent="check_order_status")])
+    only_pressed = make_tracker(text="/request_human", intent="request_human")
+
+    assert summary_for(pressed, "user_request", None).endswith("顾客原话：快递三天没动了")
+    assert summary_for(only_pressed, "user_request", None).endswith("顾客原话：（顾客点选了按钮）")
+
+
 async def run_handoff(
     domain: DomainDict, conversation: str, intent: str | None, text: str = "转人工", **tracker_args: Any
 ) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
