@@ -15,6 +15,9 @@ environment win over the generated ones (that is how production configures it).
 The WeChat channel gets generated local values too (Token, EncodingAESKey, AppID,
 AppSecret: no real account). WECHAT_API_BASE defaults to `disabled` (no customer-service
 messages: there is no WeChat here to send them to); WECHAT_AES_KEY_PREVIOUS to empty.
+WeCom customer service gets generated local values too (CorpID, Secret, Token, EncodingAESKey); WECOM_API_BASE
+defaults to `disabled` (callbacks verified and answered, nothing pulled) and
+WECOM_STATE_DATABASE_URL to a SQLite file in the stack's folder.
 
 The human-handoff desk gets two demo agents (客服小王, 客服小李): their tokens are kept with
 the local secrets and written to `env` (AGENT_TOKEN, AGENT2_TOKEN, AGENT_URL); the record
@@ -63,6 +66,16 @@ WECHAT_WEBHOOK_PATH = "/webhooks/wechat/webhook"
 # The phone line's bearer token: a service token like the ones above.
 IVR_SECRET_NAMES = ("IVR_TOKEN",)
 IVR_TURN_PATH = "/webhooks/ivr/turn"
+
+# WeCom's formats: CorpID ww+16 hex, Token 3-32 letters/digits, EncodingAESKey 43 letters/digits.
+WECOM_SECRETS: dict[str, Callable[[], str]] = {
+    "WECOM_CORP_ID": lambda: "ww" + secrets.token_hex(8),
+    "WECOM_SECRET": lambda: secrets.token_hex(20),
+    "WECOM_TOKEN": lambda: secrets.token_hex(16),
+    "WECOM_AES_KEY": lambda: "".join(secrets.choice(_ALPHANUMERIC) for _ in range(43)),
+}
+WECOM_API_DISABLED = "disabled"
+WECOM_CALLBACK_PATH = "/webhooks/wecom/callback"
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
 HOST = "127.0.0.1"
 
@@ -144,6 +157,7 @@ def local_secrets(layout: StackLayout, environ: Mapping[str, str]) -> dict[str, 
     generators = {
         **dict.fromkeys(SECRET_NAMES + IVR_SECRET_NAMES, service_token),
         **WECHAT_SECRETS,
+        **WECOM_SECRETS,
         **dict.fromkeys(DESK_SECRETS, service_token),
     }
     changed = False
@@ -247,6 +261,10 @@ def service_specs(
                 **{name: keys[name] for name in IVR_SECRET_NAMES},
                 "RECORDS_SERVICE_URL": records_url,
                 "RECORDS_TOKEN": keys["RECORDS_TOKEN"],
+                **{name: keys[name] for name in WECOM_SECRETS},
+                "WECOM_API_BASE": environ.get("WECOM_API_BASE") or WECOM_API_DISABLED,
+                "WECOM_STATE_DATABASE_URL": environ.get("WECOM_STATE_DATABASE_URL")
+                or f"sqlite:///{directory / 'wecom_state.db'}",
                 # Rasa's own HTTP calls and TensorFlow stay quiet and local.
                 "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -313,6 +331,10 @@ def write_env_file(layout: StackLayout, keys: Mapping[str, str]) -> None:
         "AGENT2_TOKEN": keys["AGENT2_TOKEN"],
         "IVR_URL": f"{layout.url('RASA_PORT')}{IVR_TURN_PATH}",
         "IVR_TOKEN": keys["IVR_TOKEN"],
+        "WECOM_URL": f"{layout.url('RASA_PORT')}{WECOM_CALLBACK_PATH}",
+        "WECOM_TOKEN": keys["WECOM_TOKEN"],
+        "WECOM_AES_KEY": keys["WECOM_AES_KEY"],
+        "WECOM_CORP_ID": keys["WECOM_CORP_ID"],
     }
     layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     layout.env_file.chmod(0o600)

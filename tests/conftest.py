@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.fake_wechat",
     "tests.fixtures.fake_rasa",
     "tests.fixtures.fake_chatwoot",
+    "tests.fixtures.fake_wecom",
+    "tests.fixtures.credentials",
 ]

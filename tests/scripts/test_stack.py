@@ -9,6 +9,7 @@ from scripts.stack import (
     IVR_SECRET_NAMES,
     SECRET_NAMES,
     WECHAT_SECRETS,
+    WECOM_SECRETS,
     StackError,
     StackLayout,
     local_secrets,
@@ -38,7 +39,8 @@ def test_port_base_and_explicit_ports(tmp_path: Path) -> None:
 def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path) -> None:
     layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
     first = local_secrets(layout, {})
-    assert set(first) == set(SECRET_NAMES) | set(WECHAT_SECRETS) | set(DESK_SECRETS) | set(IVR_SECRET_NAMES)
+    assert set(first) == (set(SECRET_NAMES) | set(WECHAT_SECRETS) | set(WECOM_SECRETS) | set(DESK_SECRETS)
+                          | set(IVR_SECRET_NAMES))
     assert all(len(first[name]) >= 40 for name in SECRET_NAMES + IVR_SECRET_NAMES)
     assert len(set(first.values())) == len(first)
     assert (layout.secrets_file.stat().st_mode & 0o777) == 0o600
@@ -75,6 +77,10 @@ def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
         "AGENT2_TOKEN": keys["AGENT2_TOKEN"],
         "IVR_URL": "http://127.0.0.1:6100/webhooks/ivr/turn",
         "IVR_TOKEN": keys["IVR_TOKEN"],
+        "WECOM_URL": "http://127.0.0.1:6100/webhooks/wecom/callback",
+        "WECOM_TOKEN": keys["WECOM_TOKEN"],
+        "WECOM_AES_KEY": keys["WECOM_AES_KEY"],
+        "WECOM_CORP_ID": keys["WECOM_CORP_ID"],
     }
 
 
@@ -159,3 +165,20 @@ def test_the_desk_gets_two_demo_agents_whose_tokens_only_the_env_file_holds(tmp_
     assert records.env["RECORDS_AGENTS_FILE"] == str(layout.agents_file)
     assert (records.env["RECORDS_BOT_URL"], records.env["RECORDS_BOT_TOKEN"]) == (
         "http://127.0.0.1:6300", keys["RASA_TOKEN"])
+
+
+def test_wecom_values_have_wecoms_formats_and_reach_only_rasa(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    assert re.fullmatch(r"ww[0-9a-f]{16}", keys["WECOM_CORP_ID"])
+    assert re.fullmatch(r"[0-9a-f]{32}", keys["WECOM_TOKEN"])
+    assert re.fullmatch(r"[A-Za-z0-9]{43}", keys["WECOM_AES_KEY"])
+    specs = {spec.name: spec for spec in service_specs(layout, keys, [], {})}
+    assert {name: specs["rasa"].env[name] for name in WECOM_SECRETS} == {name: keys[name] for name in WECOM_SECRETS}
+    assert specs["rasa"].env["WECOM_API_BASE"] == "disabled"
+    assert specs["rasa"].env["WECOM_STATE_DATABASE_URL"] == f"sqlite:///{tmp_path / 'wecom_state.db'}"
+    for name in ("order_system", "record_service", "action_server"):
+        assert not any(variable.startswith("WECOM_") for variable in specs[name].env), name
+    environ = {"WECOM_API_BASE": "http://127.0.0.1:9/fake", "WECOM_STATE_DATABASE_URL": "postgresql://db/state"}
+    rasa = service_specs(layout, keys, [], environ)[-1]
+    assert (rasa.env["WECOM_API_BASE"], rasa.env["WECOM_STATE_DATABASE_URL"]) == tuple(environ.values())

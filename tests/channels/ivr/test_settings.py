@@ -84,18 +84,10 @@ def test_the_channel_needs_its_section() -> None:
 
 
 @pytest.fixture
-def credentials_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """Every variable the project's credentials.yml names, set to valid values."""
-    monkeypatch.setenv("IVR_TOKEN", TOKEN)
-    monkeypatch.setenv("RECORDS_SERVICE_URL", "http://127.0.0.1:5061")
-    monkeypatch.setenv("RECORDS_TOKEN", "records-token-0123456789")
-    for name in ("WECHAT_TOKEN", "WECHAT_APP_SECRET"):
-        monkeypatch.setenv(name, "0123456789abcdef")
-    monkeypatch.setenv("WECHAT_AES_KEY", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
-    monkeypatch.setenv("WECHAT_AES_KEY_PREVIOUS", "")
-    monkeypatch.setenv("WECHAT_APPID", "wx0123456789abcdef")
-    monkeypatch.setenv("WECHAT_API_BASE", "disabled")
-    return monkeypatch
+def credentials_environment(credentials_environment: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """The shared credentials environment, with this module's IVR token."""
+    credentials_environment.setenv("IVR_TOKEN", TOKEN)
+    return credentials_environment
 
 
 def test_rasa_builds_the_channel_from_the_projects_credentials_file(

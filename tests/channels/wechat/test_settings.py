@@ -80,18 +80,10 @@ def test_aes_keys_are_43_characters_of_base64() -> None:
     assert not is_valid_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEF=")
 
 
-# What the other channels of credentials.yml need, so that only WeChat's settings vary.
-CHANNEL_SETTINGS_BESIDE_WECHAT = {"IVR_TOKEN": "i" * 40, "RECORDS_SERVICE_URL": "http://127.0.0.1:9",
-                                  "RECORDS_TOKEN": "r" * 40}
-
-
-def test_rasa_builds_the_channel_from_credentials_yml(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rasa_builds_the_channel_from_credentials_yml(credentials_environment: pytest.MonkeyPatch) -> None:
     for name, value in {"WECHAT_TOKEN": VALID["token"], "WECHAT_AES_KEY": VALID["aes_key"],
-                        "WECHAT_AES_KEY_PREVIOUS": "", "WECHAT_APPID": VALID["app_id"],
-                        "WECHAT_APP_SECRET": VALID["app_secret"], "WECHAT_API_BASE": "disabled"}.items():
-        monkeypatch.setenv(name, value)
-    for name, value in CHANNEL_SETTINGS_BESIDE_WECHAT.items():
-        monkeypatch.setenv(name, value)
+                        "WECHAT_APPID": VALID["app_id"], "WECHAT_APP_SECRET": VALID["app_secret"]}.items():
+        credentials_environment.setenv(name, value)
     channels = create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
     wechat = next(channel for channel in channels if isinstance(channel, WeChatInput))
     assert wechat.settings.token == VALID["token"]
@@ -99,12 +91,7 @@ def test_rasa_builds_the_channel_from_credentials_yml(monkeypatch: pytest.Monkey
     assert wechat.api is None
 
 
-def test_rasa_does_not_start_when_a_wechat_variable_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("WECHAT_TOKEN", "WECHAT_AES_KEY", "WECHAT_AES_KEY_PREVIOUS", "WECHAT_APPID", "WECHAT_APP_SECRET",
-                 "WECHAT_API_BASE"):
-        monkeypatch.setenv(name, "x")
-    for name, value in CHANNEL_SETTINGS_BESIDE_WECHAT.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("WECHAT_APP_SECRET")
+def test_rasa_does_not_start_when_a_wechat_variable_is_unset(credentials_environment: pytest.MonkeyPatch) -> None:
+    credentials_environment.delenv("WECHAT_APP_SECRET")
     with pytest.raises(RasaException, match="WECHAT_APP_SECRET"):
         create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
