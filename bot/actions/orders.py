@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -50,6 +52,17 @@ def shipment_note(order: Order) -> str:
     return note
 
 
+def order_card_values(order: Order) -> dict[str, Any]:
+    """What the web widget's order card shows besides the status (its `utter_order_status`
+    variation; other channels' texts leave these values out)."""
+    policy = services().policy
+    return {
+        "order_amount": f"{order.payment.amount:.2f}" if order.payment else "",
+        "paid_at": local_time(order.paid_at.isoformat(), policy) if order.paid_at else "",
+        "order_items": [{"name": item.name, "quantity": str(item.quantity)} for item in order.items],
+    }
+
+
 class ValidateOrderStatusForm(OrderFormValidation):
     """Asks the order and verifies its owner before its status is said."""
 
@@ -88,5 +101,6 @@ class ActionCheckOrderStatus(Action):
             item_names="、".join(item.name for item in order.items),
             status=ORDER_STATUS_NAMES.get(order.status, order.status),
             shipment_note=shipment_note(order),
+            **order_card_values(order),
         )
         return []

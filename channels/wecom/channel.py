@@ -43,9 +43,9 @@ CHANNEL_TEXTS = (
     "utter_channel_wecom_image",
     "utter_channel_wecom_voice",
     "utter_channel_wecom_unsupported",
-    "utter_channel_wecom_empty_text",
-    "utter_channel_wecom_bot_unavailable",
-    "utter_channel_wecom_buttons_prompt",
+    "utter_channel_empty_text",
+    "utter_channel_bot_unavailable",
+    "utter_channel_pick_by_number",
 )
 
 

@@ -169,7 +169,7 @@ def interpret(item: Mapping[str, Any]) -> Inbound:
         body = item.get("text")
         text = _text(body.get("content") if isinstance(body, dict) else None).strip()[:MAX_TEXT_CHARS]
         if not text:
-            return answer("utter_channel_wecom_empty_text")
+            return answer("utter_channel_empty_text")
         details = {"msg_type": msgtype, "open_kfid": open_kfid}
         return Inbound("turn", msgid, open_kfid, external_userid, text, details)
     if msgtype == "image":

@@ -205,7 +205,7 @@ class KfPuller:
         text = inbound.text
         if inbound.kind == "turn":
             text = choose_button(text, self._buttons.get(conversation) or []) or text
-        output = WeComOutput(self._texts("utter_channel_wecom_buttons_prompt"))
+        output = WeComOutput(self._texts("utter_channel_pick_by_number"))
         message = UserMessage(
             text=text,
             output_channel=output,
@@ -222,7 +222,7 @@ class KfPuller:
             await self._on_new_message(message)
         except Exception as error:
             logger.error("wecom: the bot failed on message %s (%s)", message_id, type(error).__name__)
-            return [self._texts("utter_channel_wecom_bot_unavailable")]
+            return [self._texts("utter_channel_bot_unavailable")]
         self._remember_buttons(conversation, output.button_payloads)
         return output.texts
 
@@ -239,7 +239,7 @@ class KfPuller:
             return None
         texts: list[str] = []
         payloads: list[str] = []
-        prompt = self._texts("utter_channel_wecom_buttons_prompt")
+        prompt = self._texts("utter_channel_pick_by_number")
         for event in events[turn + 1:]:
             if isinstance(event, UserUttered):
                 break

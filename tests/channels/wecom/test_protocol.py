@@ -116,7 +116,7 @@ def test_other_customer_messages_get_a_channel_text(fake: FakeWeCom, msgtype: st
 
 
 def test_an_empty_text_gets_a_channel_text(fake: FakeWeCom) -> None:
-    assert interpret(fake.customer_sends("wm_user", "   ")).text == "utter_channel_wecom_empty_text"
+    assert interpret(fake.customer_sends("wm_user", "   ")).text == "utter_channel_empty_text"
 
 
 def test_servicer_messages_and_other_events_are_ignored(fake: FakeWeCom) -> None:

@@ -235,7 +235,7 @@ async def test_a_failing_bot_gets_an_apology_and_the_message_is_not_repeated(
     await pull_now(puller, fake_wecom)
     await pull_now(puller, fake_wecom)
     assert len(bot.turns) == 1
-    assert [message.content for message in fake_wecom.sent] == [TEXTS("utter_channel_wecom_bot_unavailable")]
+    assert [message.content for message in fake_wecom.sent] == [TEXTS("utter_channel_bot_unavailable")]
 
 
 async def test_an_answer_wecom_refuses_is_logged_and_the_pull_goes_on(

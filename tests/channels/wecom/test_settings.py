@@ -74,7 +74,7 @@ def test_rasa_builds_the_channel_from_credentials_yml(credentials_environment: p
     assert wecom.settings.corp_id == WECOM_ENVIRONMENT["WECOM_CORP_ID"]
     assert wecom.url_prefix() == "wecom"
     assert not wecom.settings.pull_enabled and wecom.puller is None
-    assert wecom.texts("utter_channel_wecom_buttons_prompt")
+    assert wecom.texts("utter_channel_pick_by_number")
 
 
 def test_rasa_does_not_start_when_a_wecom_variable_is_unset(credentials_environment: pytest.MonkeyPatch) -> None:
