@@ -45,6 +45,14 @@ async def check(
     return events, dispatcher
 
 
+def paid_at_of(orders: OrderClient, order_id: str) -> str:
+    """When the order was paid, as the shopper reads it (Beijing time)."""
+    paid = orders.get_order(order_id).paid_at
+    assert paid is not None
+    local = paid.astimezone(BEIJING)
+    return f"{local.month}月{local.day}日 {local:%H:%M}"
+
+
 async def test_a_parcel_on_its_way_is_told_with_carrier_tracking_number_and_expected_day(
     action_services: Services, order_client: OrderClient, records_client: RecordsClient, domain: DomainDict
 ) -> None:
@@ -65,6 +73,10 @@ async def test_a_parcel_on_its_way_is_told_with_carrier_tracking_number_and_expe
                 f"{shipment.carrier}，运单号 {shipment.tracking_number}。"
                 f"预计 {beijing_date(shipment.estimated_delivery)} 送达。"
             ),
+            # For the web widget's order card.
+            "order_amount": "1599.00",
+            "paid_at": paid_at_of(order_client, "8800001007"),
+            "order_items": [{"name": "降噪蓝牙耳机", "quantity": "1"}],
         }
     ]
     assert events == []
@@ -91,13 +103,16 @@ async def test_a_closed_order_tells_its_returns_first_then_when_it_was_signed_fo
                 f"{shipment.carrier}，运单号 {shipment.tracking_number}。"
                 f"已于 {beijing_date(signed)} {signed:%H:%M} 签收。"
             ),
+            "order_amount": "239.00",
+            "paid_at": paid_at_of(order_client, "8800002001"),
+            "order_items": [{"name": "防风夹克", "quantity": "1"}],
         },
     ]
     assert events == []
 
 
 async def test_an_order_never_shipped_has_no_parcel_to_tell(
-    action_services: Services, domain: DomainDict
+    action_services: Services, order_client: OrderClient, domain: DomainDict
 ) -> None:
     # 8800001005 is an activation code: delivered electronically, never shipped.
     events, dispatcher = await check(domain, "8800001005", new_conversation_id())
@@ -109,6 +124,9 @@ async def test_an_order_never_shipped_has_no_parcel_to_tell(
             "item_names": "办公软件激活码(电子版)",
             "status": "已签收",
             "shipment_note": "还没有物流信息。",
+            "order_amount": "268.00",
+            "paid_at": paid_at_of(order_client, "8800001005"),
+            "order_items": [{"name": "办公软件激活码(电子版)", "quantity": "1"}],
         }
     ]
     assert events == []
