@@ -25,6 +25,9 @@ service reads only their SHA-256, from `agents.yaml` in the stack folder.
 
 The phone line (IVR) gets a generated IVR_TOKEN, the platform's bearer token; Rasa also
 gets the record service's URL and token, where the IVR channel reads a transfer's ticket.
+
+The web widget gets a generated WIDGET_SECRET, its demo page (WIDGET_DEMO_PAGE=true) and
+the stack's own origin as the allowed one (WIDGET_ALLOWED_ORIGINS).
 """
 
 from __future__ import annotations
@@ -76,6 +79,10 @@ WECOM_SECRETS: dict[str, Callable[[], str]] = {
 }
 WECOM_API_DISABLED = "disabled"
 WECOM_CALLBACK_PATH = "/webhooks/wecom/callback"
+
+# The web widget's secret, shared with the shop's backend that signs shopper tokens.
+WIDGET_SECRETS: dict[str, Callable[[], str]] = {"WIDGET_SECRET": lambda: secrets.token_hex(32)}
+WIDGET_DEMO_PATH = "/webhooks/widget/demo"
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
 HOST = "127.0.0.1"
 
@@ -158,6 +165,7 @@ def local_secrets(layout: StackLayout, environ: Mapping[str, str]) -> dict[str, 
         **dict.fromkeys(SECRET_NAMES + IVR_SECRET_NAMES, service_token),
         **WECHAT_SECRETS,
         **WECOM_SECRETS,
+        **WIDGET_SECRETS,
         **dict.fromkeys(DESK_SECRETS, service_token),
     }
     changed = False
@@ -265,6 +273,7 @@ def service_specs(
                 "WECOM_API_BASE": environ.get("WECOM_API_BASE") or WECOM_API_DISABLED,
                 "WECOM_STATE_DATABASE_URL": environ.get("WECOM_STATE_DATABASE_URL")
                 or f"sqlite:///{directory / 'wecom_state.db'}",
+                **widget_env(layout, keys, environ),
                 # Rasa's own HTTP calls and TensorFlow stay quiet and local.
                 "RASA_TELEMETRY_ENABLED": "false",
                 "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -273,6 +282,18 @@ def service_specs(
             240,
         ),
     ]
+
+
+def widget_env(layout: StackLayout, keys: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """The web widget's settings for Rasa: by default the stack's own pages may connect
+    and the demo shop page is served."""
+    port = layout.ports["RASA_PORT"]
+    return {
+        **{name: keys[name] for name in WIDGET_SECRETS},
+        "WIDGET_ALLOWED_ORIGINS": environ.get("WIDGET_ALLOWED_ORIGINS")
+        or f"{layout.url('RASA_PORT')},http://localhost:{port}",
+        "WIDGET_DEMO_PAGE": environ.get("WIDGET_DEMO_PAGE") or "true",
+    }
 
 
 def read_pids(layout: StackLayout) -> dict[str, int]:
@@ -335,6 +356,8 @@ def write_env_file(layout: StackLayout, keys: Mapping[str, str]) -> None:
         "WECOM_TOKEN": keys["WECOM_TOKEN"],
         "WECOM_AES_KEY": keys["WECOM_AES_KEY"],
         "WECOM_CORP_ID": keys["WECOM_CORP_ID"],
+        "WIDGET_URL": f"{layout.url('RASA_PORT')}{WIDGET_DEMO_PATH}",
+        "WIDGET_SECRET": keys["WIDGET_SECRET"],
     }
     layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     layout.env_file.chmod(0o600)

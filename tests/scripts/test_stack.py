@@ -10,6 +10,7 @@ from scripts.stack import (
     SECRET_NAMES,
     WECHAT_SECRETS,
     WECOM_SECRETS,
+    WIDGET_SECRETS,
     StackError,
     StackLayout,
     local_secrets,
@@ -40,7 +41,7 @@ def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path)
     layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
     first = local_secrets(layout, {})
     assert set(first) == (set(SECRET_NAMES) | set(WECHAT_SECRETS) | set(WECOM_SECRETS) | set(DESK_SECRETS)
-                          | set(IVR_SECRET_NAMES))
+                          | set(IVR_SECRET_NAMES) | set(WIDGET_SECRETS))
     assert all(len(first[name]) >= 40 for name in SECRET_NAMES + IVR_SECRET_NAMES)
     assert len(set(first.values())) == len(first)
     assert (layout.secrets_file.stat().st_mode & 0o777) == 0o600
@@ -81,6 +82,8 @@ def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
         "WECOM_TOKEN": keys["WECOM_TOKEN"],
         "WECOM_AES_KEY": keys["WECOM_AES_KEY"],
         "WECOM_CORP_ID": keys["WECOM_CORP_ID"],
+        "WIDGET_URL": "http://127.0.0.1:6100/webhooks/widget/demo",
+        "WIDGET_SECRET": keys["WIDGET_SECRET"],
     }
 
 
