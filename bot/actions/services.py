@@ -51,9 +51,9 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: ActionSettings) -> Services:
-        """Builds the services from settings and the shipped policy file."""
+        """Builds the services from settings and the policy file they name."""
         return cls(
-            policy=load_policy(),
+            policy=load_policy(settings.policy_file),
             orders=OrderClient.from_settings(settings),
             records=RecordsClient.from_settings(settings),
         )

@@ -81,10 +81,13 @@ class ActionSettings:
             ORDERS_BREAKER_FAILURES, ORDERS_BREAKER_COOLDOWN_S).
         records: The record service (RECORDS_SERVICE_URL, RECORDS_TOKEN and the same
             ``RECORDS_*`` tuning). Writes are retried more: a record must not be lost.
+        policy_file: The merchant's own policy file (POLICY_FILE); the shipped
+            bot/policy/aftersales_policy.yml when None.
     """
 
     orders: ServiceSettings
     records: ServiceSettings
+    policy_file: str | None = None
 
     @classmethod
     def from_env(cls) -> ActionSettings:
@@ -109,4 +112,5 @@ class ActionSettings:
                 "the bearer token of the record service",
                 max_retries=3,
             ),
+            policy_file=env_str("POLICY_FILE", "") or None,
         )

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ from bot.actions.http_client import (
     ServiceUnavailableError,
 )
 from bot.actions.order_client import OrderClient, OrderNotFoundError
+from bot.actions.services import Services
 from bot.actions.settings import ActionSettings, ServiceSettings
 from service_common.env import MissingSettingError
 from tests.fixtures.servers import free_port
@@ -572,6 +574,7 @@ SETTINGS_VARIABLES = [
     "ORDERS_TOKEN",
     "RECORDS_SERVICE_URL",
     "RECORDS_TOKEN",
+    "POLICY_FILE",
     *[
         f"{prefix}_{name}"
         for prefix in ("ORDERS", "RECORDS")
@@ -634,6 +637,23 @@ def test_settings_from_the_environment(clean_env):
     )
     assert settings.orders.max_retries == 0
     assert (settings.records.url, settings.records.breaker_failures) == ("http://records:5061", 9)
+    assert settings.policy_file is None
+
+
+def test_a_merchants_own_policy_file_is_used(clean_env, tmp_path):
+    shipped = Path(__file__).resolve().parents[3] / "bot" / "policy" / "aftersales_policy.yml"
+    own = tmp_path / "policy.yml"
+    own.write_text(shipped.read_text(encoding="utf-8").replace('close_at: "21:00"', 'close_at: "22:30"'),
+                   encoding="utf-8")
+    clean_env.setenv("ORDERS_TOKEN", "orders-secret")
+    clean_env.setenv("RECORDS_TOKEN", "records-secret")
+    clean_env.setenv("POLICY_FILE", str(own))
+
+    built = Services.from_settings(ActionSettings.from_env())
+
+    assert built.policy.settings.service_hours.close_at.strftime("%H:%M") == "22:30"
+    built.orders.close()
+    built.records.close()
 
 
 @pytest.mark.parametrize("missing", ["ORDERS_TOKEN", "RECORDS_TOKEN"])

@@ -227,6 +227,57 @@ def test_logged_in_shopper_picks_the_order_from_quick_replies_and_asks_for_a_per
     expect(page.locator(f"{WIDGET} .yx-root")).to_have_class(re.compile(r"\byx-large\b"))
 
 
+@pytest.mark.stack
+def test_a_person_takes_over_in_the_workspace_and_the_bot_asks_for_a_rating(
+    running_stack: Stack, browser: Browser, page: Page, tmp_path: Path
+) -> None:
+    # The agent logs in to the workspace first: an agent online is what pauses the bot.
+    desk_context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+    desk_context.set_default_timeout(TURN_TIMEOUT_MS)
+    desk = desk_context.new_page()
+    desk.goto(running_stack.env["AGENT_URL"])
+    desk.get_by_test_id("login-token").fill(running_stack.env["AGENT_TOKEN"])
+    desk.get_by_test_id("login-submit").click()
+    expect(desk.get_by_test_id("agent-name")).to_have_text(re.compile("客服小王"))
+
+    conversation_id = open_widget(page, running_stack.env["WIDGET_URL"])
+    say(page, "我的快递三天没动了，帮我转人工")
+    wait_for_turn(page, 0)
+    handoff = wait_for_record(running_stack, conversation_id, "handoff")
+    ticket_id = handoff["details"]["ticket_id"]
+    expect(bot_rows(page).last).to_contain_text(ticket_id)
+    # Paused: the shopper's next words wait for the person; the bot does not answer them.
+    replies = bot_rows(page).count()
+    say(page, "单号是8800001007")
+
+    item = desk.locator(f"li[data-ticket-id='{ticket_id}'] button")
+    item.click()
+    expect(desk.get_by_test_id("ticket-summary")).to_contain_text("顾客主动要求转人工")
+    log = desk.get_by_test_id("conversation-log")
+    expect(log.locator("[data-role=shopper]", has_text="单号是8800001007")).to_have_count(1)
+    assert bot_rows(page).count() == replies, bot_rows(page).all_inner_texts()
+    desk.get_by_test_id("claim-button").click()
+    expect(desk.get_by_test_id("reply-text")).to_be_enabled()
+    desk.get_by_test_id("reply-text").fill("您好，我是客服小王。包裹在转运中心，明天会派送。")
+    desk.get_by_test_id("reply-button").click()
+    expect(bot_rows(page).last).to_contain_text("包裹在转运中心，明天会派送", timeout=TURN_TIMEOUT_MS)
+    expect(log.locator("[data-role=agent]", has_text="明天会派送")).to_have_count(1)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    desk.screenshot(path=str(SCREENSHOTS / "desk-takeover.png"))
+    screenshot(page, "agent-reply", tmp_path)
+
+    desk.get_by_test_id("resolve-button").click()
+    five = page.locator(f"{WIDGET} .yx-quick-reply:enabled", has_text="5分")
+    expect(five).to_have_count(1, timeout=TURN_TIMEOUT_MS)
+    replies = bot_rows(page).count()
+    five.click()
+    wait_for_turn(page, replies)
+    rating = wait_for_record(running_stack, conversation_id, "satisfaction")
+    assert (rating["outcome"], rating["details"]) == ("rated", {"rating": 5})
+    screenshot(page, "rated", tmp_path)
+    desk_context.close()
+
+
 def test_widget_unit_tests_pass() -> None:
     """The widget's own Vitest suite (rendering, quick replies, order card, storage)."""
     npm = shutil.which("npm")
