@@ -23,6 +23,7 @@ from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 
 from channels.http import read_limited_body
+from channels.text_output import NumberedTextOutput
 from channels.texts import ChannelTexts
 from channels.wechat.api import CustomerServiceApi, WeChatApiError
 from channels.wechat.delivery import MAX_ENTRIES, DeliveryBook, TtlCache
@@ -72,45 +73,12 @@ class PushRefused(Exception):
     """A push is not authentic (signature, freshness, or a signed query replayed)."""
 
 
-class WeChatOutput(OutputChannel):
-    """Collects one turn's answers as WeChat texts; options become numbered lines.
-
-    Attributes:
-        texts: The texts of the turn, in order.
-        button_payloads: The payloads of the last numbered options shown in the turn.
-    """
-
-    def __init__(self, buttons_prompt: str) -> None:
-        self.texts: list[str] = []
-        self.button_payloads: list[str] = []
-        self._buttons_prompt = buttons_prompt
+class WeChatOutput(NumberedTextOutput):
+    """Collects one WeChat turn's answers as texts; options become numbered lines."""
 
     @classmethod
     def name(cls) -> str:
         return CHANNEL_NAME
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        if text.strip():
-            self.texts.append(text.strip())
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        rendered, payloads = render_buttons(text, buttons, self._buttons_prompt)
-        await self.send_text_message(recipient_id, rendered)
-        if payloads:
-            self.button_payloads = payloads
-
-    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, f"图片：{image}")
-
-    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, f"附件：{attachment}")
-
-    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        text = json_message.get("text")
-        if isinstance(text, str):
-            await self.send_text_message(recipient_id, text)
 
 
 class WeChatRelayError(Exception):

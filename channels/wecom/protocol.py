@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
-from channels.wechat.protocol import MAX_BUTTONS, MAX_TEXT_CHARS, MalformedMessage
+from channels.wechat.protocol import MAX_TEXT_CHARS, MalformedMessage
 
 KF_EVENT = "kf_msg_or_event"
 GREET_PAYLOAD = "/greet"
@@ -227,24 +227,6 @@ def send_msgid_for(msgid: str, part: int) -> str:
 
 
 # ---- answers -----------------------------------------------------------------------------
-
-
-def render_buttons(text: str, buttons: Sequence[Mapping[str, Any]], prompt: str) -> tuple[str, list[str]]:
-    """A message with options as plain text: numbered lines, answered by a digit.
-
-    Args:
-        text: The message.
-        buttons: Rasa buttons (`title`, `payload`).
-        prompt: The line before the options (a channel text).
-
-    Returns:
-        The text to send, and the payload of each numbered option in order.
-    """
-    options = [button for button in buttons if button.get("title")][:MAX_BUTTONS]
-    lines = [text.strip(), prompt if options else ""]
-    lines += [f"{number}. {button['title']}" for number, button in enumerate(options, 1)]
-    payloads = [str(button.get("payload") or button["title"]) for button in options]
-    return "\n".join(line for line in lines if line), payloads
 
 
 def send_parts(texts: Sequence[str], max_bytes: int = MAX_SEND_BYTES) -> list[str]:

@@ -17,13 +17,14 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from rasa.core.channels.channel import OutputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
 from channels.state import ChannelState, Claim
+from channels.text_output import NumberedTextOutput
 from channels.texts import ChannelTexts
 from channels.wechat.delivery import MAX_ENTRIES, TtlCache
-from channels.wechat.protocol import choose_button
+from channels.wechat.protocol import choose_button, render_buttons
 from channels.wecom.api import KfApi, WeComApiError
 from channels.wecom.protocol import (
     Inbound,
@@ -31,7 +32,6 @@ from channels.wecom.protocol import (
     conversation_id_for,
     interpret,
     message_id_for,
-    render_buttons,
     send_msgid_for,
     send_parts,
 )
@@ -51,45 +51,12 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 TrackerStoreSource = Callable[[], Any]
 
 
-class WeComOutput(OutputChannel):
-    """Collects one turn's answers as texts; options become numbered lines.
-
-    Attributes:
-        texts: The texts of the turn, in order.
-        button_payloads: The payloads of the last numbered options shown in the turn.
-    """
-
-    def __init__(self, buttons_prompt: str) -> None:
-        self.texts: list[str] = []
-        self.button_payloads: list[str] = []
-        self._buttons_prompt = buttons_prompt
+class WeComOutput(NumberedTextOutput):
+    """Collects one WeCom turn's answers as texts; options become numbered lines."""
 
     @classmethod
     def name(cls) -> str:
         return CHANNEL_NAME
-
-    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
-        if text.strip():
-            self.texts.append(text.strip())
-
-    async def send_text_with_buttons(
-        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
-    ) -> None:
-        rendered, payloads = render_buttons(text, buttons, self._buttons_prompt)
-        await self.send_text_message(recipient_id, rendered)
-        if payloads:
-            self.button_payloads = payloads
-
-    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, image)
-
-    async def send_attachment(self, recipient_id: str, attachment: str, **kwargs: Any) -> None:
-        await self.send_text_message(recipient_id, attachment)
-
-    async def send_custom_json(self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any) -> None:
-        text = json_message.get("text")
-        if isinstance(text, str):
-            await self.send_text_message(recipient_id, text)
 
 
 class KfPuller:

@@ -48,16 +48,22 @@ API_ROUTES = [
 
 
 @pytest.fixture(scope="module")
-def api(order_system: RunningService) -> OrderApi:
-    return OrderApi(order_system)
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrderApi]:
+    """A service of this module's own: its relative fixture times resolve when the module
+    starts, not when the session's shared order system did (minutes earlier)."""
+    yield from _own_order_system(tmp_path_factory, "read_orders")
 
 
 @pytest.fixture(scope="module")
 def writable_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrderApi]:
     """A service of this module's own, for the tests that create returns and refunds."""
-    folder = tmp_path_factory.mktemp("writable_orders")
+    yield from _own_order_system(tmp_path_factory, "writable_orders")
+
+
+def _own_order_system(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[OrderApi]:
+    folder = tmp_path_factory.mktemp(name)
     port = free_port()
-    token = "writable-orders-token"
+    token = f"{name}-token"
     service = start_service(
         "order_system",
         ["--fixtures", str(ACCEPTANCE_ORDERS), "--reset"],

@@ -415,10 +415,12 @@ def slow(running_stack: Stack, wechat: WeChatServer, tmp_path_factory: pytest.Te
     credentials["channels.wechat.WeChatInput"]["reply_window_seconds"] = 0.01
     credentials_file = directory / "credentials.yml"
     credentials_file.write_text(yaml.safe_dump(credentials))
-    fake = FakeWeChat(app_id=wechat.app_id, app_secret=running_stack_secret(running_stack, "WECHAT_APP_SECRET"))
+    # A fake of its own, so that this server's messages are told apart from the stack's.
+    fake = FakeWeChat(app_id=wechat.app_id, app_secret=running_stack.wechat_api.app_secret)
     server, _ = serve_fake_wechat(fake)
     new_key = _random_aes_key()  # the stack's key is now the previous one: a rotation
-    environ = {"WECHAT_API_BASE": fake.url, "WECHAT_AES_KEY": new_key, "WECHAT_AES_KEY_PREVIOUS": wechat.aes_key}
+    environ = {"WECHAT_API_BASE": fake.url, "WECHAT_AES_KEY": new_key, "WECHAT_AES_KEY_PREVIOUS": wechat.aes_key,
+               "WECHAT_APPID": fake.app_id, "WECHAT_APP_SECRET": fake.app_secret}
     try:
         with rasa_beside(running_stack, directory, environ, credentials_file) as url:
             slow_wechat = WeChatServer(url, wechat.bot_token, wechat.token, new_key, wechat.app_id)
@@ -427,10 +429,6 @@ def slow(running_stack: Stack, wechat: WeChatServer, tmp_path_factory: pytest.Te
         server.shutdown()
         server.server_close()
 
-
-def running_stack_secret(stack: Stack, name: str) -> str:
-    return dict(line.split("=", 1) for line in (stack.directory / "secrets.env").read_text().splitlines()
-                if "=" in line and not line.startswith("#"))[name]
 
 
 def test_a_slow_answer_goes_through_the_customer_service_api(slow: SlowServer) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from channels.wechat.protocol import MAX_TEXT_CHARS, choose_button, parse_xml_fields
+from channels.wechat.protocol import MAX_TEXT_CHARS, parse_xml_fields
 from channels.wecom.protocol import (
     GREET_PAYLOAD,
     KfCallback,
@@ -21,7 +21,6 @@ from channels.wecom.protocol import (
     kf_callback,
     message_id_for,
     parse_sync_page,
-    render_buttons,
     send_msgid_for,
     send_parts,
 )
@@ -166,16 +165,6 @@ def test_message_and_send_ids_are_stable_and_fit_wecom() -> None:
 
 # ---- answers
 
-
-def test_buttons_are_numbered_lines_and_a_digit_picks_one() -> None:
-    buttons = [{"title": "查退款", "payload": "/check_refund_status"}, {"title": "退货", "payload": "/request_return"},
-               {"title": "", "payload": "/nothing"}]
-    text, payloads = render_buttons("请问您要办理什么？", buttons, "请回复数字选择：")
-    assert text == "请问您要办理什么？\n请回复数字选择：\n1. 查退款\n2. 退货"
-    assert payloads == ["/check_refund_status", "/request_return"]
-    assert choose_button("２", payloads) == "/request_return"
-    assert choose_button("3", payloads) is None
-    assert render_buttons("好的", [], "请回复数字选择：") == ("好的", [])
 
 
 def test_a_turns_texts_go_out_together_cut_only_where_wecom_needs_it() -> None:
