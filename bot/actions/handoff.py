@@ -37,9 +37,10 @@ from service_common.pii import mask_phone
 logger = logging.getLogger(__name__)
 
 HANDOFF_RULE = "HANDOFF-PRIORITY"
-# Channels an agent's reply reaches (their output channels deliver outside a bot turn).
-# On the REST webhook and the phone line a person takes over elsewhere (a call transfer).
-RELAYED_CHANNELS = frozenset({"widget", "wechat", "wecom"})
+# Channels an agent's reply reaches (their output channels deliver outside a bot turn);
+# the desk refuses replies on the others (record_service/desk/workflow.py). The phone line
+# transfers the call; WeCom's own 客服 console would take over there (not wired yet).
+RELAYED_CHANNELS = frozenset({"widget", "wechat"})
 # What the shopper's latest intent says about why a person is needed.
 REASON_BY_INTENT = {
     "request_human": "user_request",

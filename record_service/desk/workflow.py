@@ -35,6 +35,12 @@ from record_service.transactions import in_transaction
 from service_common.http import ApiError, run_blocking
 from service_common.pii import mask_personal_data
 
+# The channels whose Rasa input channel delivers a message written outside a bot turn
+# (the bot pauses only on these: bot/actions/handoff.py RELAYED_CHANNELS). On the others
+# (the phone line transfers the call; the REST webhook has nobody listening) an agent's
+# reply would be logged and never reach the shopper.
+RELAYED_CHANNELS = frozenset({"widget", "wechat"})
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -132,11 +138,17 @@ class Desk:
         """Sends an agent's message to the shopper on the shopper's channel.
 
         Raises:
-            ApiError: 404; 409 ticket_closed or ticket_not_assigned; 403 not_your_ticket;
+            ApiError: 404; 409 ticket_closed, ticket_not_assigned or channel_not_relayed;
+                403 not_your_ticket;
                 503 bot_unreachable or 502 bot_rejected (nothing recorded).
         """
         holder = claimant or agent
         desk_ticket = await self._db(lambda repo: repo.owned(ticket_id, holder))
+        if desk_ticket.ticket.channel not in RELAYED_CHANNELS:
+            raise ApiError(
+                409, "channel_not_relayed",
+                "the shopper's channel does not carry an agent's messages: call the shopper back",
+            )
         conversation_id = str(desk_ticket.ticket.conversation_id)
         await self._ask_bot(lambda bot: bot.say(conversation_id, text, agent))
         audit = {"chars": len(text), "text": mask_personal_data(text), **(details or {})}

@@ -53,6 +53,7 @@ const ERROR_TEXTS = {
   ticket_closed: "该工单已结束，不能再操作。",
   ticket_not_assigned: "该工单还没有人接单，请先接单。",
   not_your_ticket: "该工单由其他客服处理，您不能操作。",
+  channel_not_relayed: "顾客所在渠道（电话、企业微信等）收不到这里的回复，请按联系电话回电处理。",
   bot_unreachable: "暂时连接不上机器人服务，本次操作没有完成，请稍后重试。",
   bot_rejected: "机器人服务拒绝了本次操作，操作没有完成，请联系技术支持。",
   bot_not_configured: "工单服务没有配置机器人地址，无法操作，请联系技术支持。",

@@ -338,6 +338,19 @@ def test_a_reply_to_a_resolved_ticket_is_refused(desk_service: RunningService, f
     assert "reply" not in [e["action"] for e in audit_of(desk_service, ticket_id)]
 
 
+@pytest.mark.parametrize("channel", ["ivr", "rest", "wecom"])
+def test_a_reply_on_a_channel_that_cannot_carry_it_is_refused(
+    channel: str, desk_service: RunningService, fake_rasa: FakeRasa
+) -> None:
+    ticket_id, conversation_id = new_ticket(desk_service, fake_rasa, channel=channel)
+    action(desk_service, ticket_id, "claim")
+
+    response = action(desk_service, ticket_id, "reply", body={"text": "您好"})
+
+    assert (response.status_code, error_code(response)) == (409, "channel_not_relayed")
+    assert fake_rasa.sent_to(conversation_id) == []
+
+
 def test_only_the_assigned_agent_may_act_on_a_ticket(desk_service: RunningService, fake_rasa: FakeRasa) -> None:
     ticket_id, conversation_id = new_ticket(desk_service, fake_rasa)
     unclaimed_reply = action(desk_service, ticket_id, "reply", LI_TOKEN, {"text": "您好"})
