@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from channels.ivr.settings import (
 from channels.texts import ChannelTextsError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-TOKEN = "ivr-platform-token-0123456789abcdef"
+TOKEN = secrets.token_urlsafe(24)  # generated: no secret-looking literal in the repo
 VALID: dict[str, Any] = {
     "token": TOKEN,
     "records_url": "http://127.0.0.1:5061/",

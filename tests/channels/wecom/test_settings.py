@@ -11,13 +11,13 @@ from rasa.shared.exceptions import RasaException
 
 from channels.wecom import WeComInput
 from channels.wecom.settings import WeComConfigError, WeComSettings
-from tests.fixtures.fake_wecom import WECOM_ENVIRONMENT
+from tests.fixtures.fake_wecom import FAKE_TOKEN, WECOM_ENVIRONMENT
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 VALID: dict[str, Any] = {
     "corp_id": "ww0123456789abcdef",
     "secret": "kf-secret-0123456789",
-    "token": "wecomToken2024",
+    "token": FAKE_TOKEN,
     "aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
     "api_base": "https://qyapi.weixin.qq.com/",
     "state_database_url": "sqlite:///.stack/wecom_state.db",

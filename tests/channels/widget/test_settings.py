@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from channels.widget.settings import WidgetConfigError, WidgetSettings, parse_fl
 from tests.fixtures.credentials import CREDENTIALS_ENVIRONMENT
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
-SECRET = "s3cret-shared-with-the-shop-backend-0123456789"
+SECRET = secrets.token_urlsafe(32)  # generated: no secret-looking literal in the repo
 VALID: dict[str, Any] = {
     "secret": SECRET,
     "allowed_origins": "https://shop.example.com, http://127.0.0.1:5005",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,7 +39,7 @@ from tests.fixtures.desk import (
 from tests.fixtures.fake_rasa import FakeRasa
 from tests.fixtures.servers import RunningService, free_port
 
-SECRET = "shop-webhook-secret-0123456789"
+SECRET = secrets.token_urlsafe(24)  # generated: no secret-looking literal in the repo
 
 
 @dataclass
