@@ -23,9 +23,14 @@ from bot.actions.dialogue import TASK_FORMS  # noqa: E402  (after the path set-u
 
 DIGRESSIONS_PATH = REPO_ROOT / "bot" / "data" / "dialogue" / "digressions.yml"
 # Questions answered inside a form, after which the form asks its question again.
+# The domain's slot mappings do not read these intents as answers (`not_an_answer`).
 ANSWERED_INSIDE_FORMS = {
-    "ask_return_policy": "utter_return_policy",
+    "ask_return_policy": "action_answer_rules_question",
     "ask_complaint_routes": "utter_complaint_routes",
+    "ask_invoice": "utter_invoice",
+    "cancel_order": "utter_cancel_order",
+    "change_address": "utter_change_address",
+    "out_of_scope": "utter_out_of_scope",
     "chitchat": "utter_chitchat",
     "thank": "utter_thank",
     "greet": "utter_greet",

@@ -15,9 +15,18 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.conversation import channel_of, conversation_id, find_mobile, idempotency_key
+from bot.actions.conversation import (
+    channel_of,
+    conversation_id,
+    find_mobile,
+    idempotency_key,
+    latest_intent,
+    latest_text,
+)
 from bot.actions.http_client import ServiceError
-from bot.actions.ownership import is_verified
+from bot.actions.orders import ORDER_STATUS_NAMES, shipment_note
+from bot.actions.ownership import is_verified, verified_order_if_reachable
+from bot.actions.prompts import BoundedAsk, BoundedQuestions
 from bot.actions.records_client import NewComplaint
 from bot.actions.refunds import local_time
 from bot.actions.services import call, services
@@ -36,6 +45,12 @@ CATEGORY_KEYWORDS = (
 )
 # What "我要投诉！" says besides the wish to complain; the rest is the description.
 _COMPLAINT_WORDS = re.compile(r"我要|我想|投诉|举报|你们|一下|!|！|，|。|,|\.|\s")
+# "不留", "不方便给": the shopper would rather not leave a number.
+_DECLINES_CONTACT = re.compile(
+    r"不留|不想留|不用留|不方便|不给|不想给|不提供|不愿意|别打|不要打|不用打|没有手机|没手机"
+)
+# What the ticket says when the shopper described nothing usable, even when asked twice.
+NO_DESCRIPTION = "（顾客未具体描述）"
 MIN_DESCRIPTION_CHARS = 4
 MAX_DESCRIPTION_CHARS = 2000
 COMPLAINT_RULE = "COMPLAINT-24H"
@@ -52,8 +67,25 @@ def parse_category(text: str) -> str | None:
 
 
 def is_description(text: str) -> bool:
-    """Whether `text` says what happened, beyond "我要投诉"."""
-    return len(_COMPLAINT_WORDS.sub("", text)) >= MIN_DESCRIPTION_CHARS
+    """Whether `text` says what happened, beyond "我要投诉" (a button's "/intent" never does)."""
+    return not text.startswith("/") and len(_COMPLAINT_WORDS.sub("", text)) >= MIN_DESCRIPTION_CHARS
+
+
+def declines_contact(text: str, intent: str | None) -> bool:
+    """Whether the answer to "联系电话？" says the shopper would rather not leave one."""
+    return intent == "deny" or bool(_DECLINES_CONTACT.search(normalize(text).text))
+
+
+def words_since_form_started(events: list[dict[str, Any]]) -> list[str]:
+    """What the shopper wrote since the latest complaint form started, oldest first."""
+    words: list[str] = []
+    for event in reversed(events):
+        if event.get("event") == "active_loop" and event.get("name") == COMPLAINT_FORM:
+            break
+        text = str(event.get("text") or "") if event.get("event") == "user" else ""
+        if text and not text.startswith("/"):
+            words.append(text)
+    return list(reversed(words))
 
 
 def complaint_evidence(events: list[dict[str, Any]]) -> tuple[dict[str, Any], ...]:
@@ -74,11 +106,37 @@ def complaint_evidence(events: list[dict[str, Any]]) -> tuple[dict[str, Any], ..
     return tuple(reversed(evidence[:MAX_EVIDENCE_ITEMS]))
 
 
-class ValidateComplaintForm(FormValidationAction):
-    """Checks the description, the category and the contact number of a complaint."""
+class ValidateComplaintForm(BoundedQuestions, FormValidationAction):
+    """Checks the description, the category and the contact number of a complaint.
+
+    No question stops the complaint: asked twice without a usable answer, the
+    description is what the shopper said, the category is "other", and the contact
+    number is left out (as when the shopper declines to give one).
+    """
 
     def name(self) -> str:
         return "validate_complaint_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if tracker.get_slot("contact_declined"):
+            return [slot for slot in domain_slots if slot != "contact_phone"]
+        return domain_slots
+
+    async def give_up(
+        self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        if slot == "complaint_description":
+            words = "；".join(words_since_form_started(tracker.events))
+            return {"complaint_description": (words or NO_DESCRIPTION)[:MAX_DESCRIPTION_CHARS]}
+        if slot == "complaint_category":
+            return {"complaint_category": "other"}
+        return {"contact_declined": True}
 
     async def validate_complaint_description(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -100,17 +158,48 @@ class ValidateComplaintForm(FormValidationAction):
         category = parse_category(value) or parse_category(tracker.latest_message.get("text") or "")
         if category is None and value in CATEGORIES:
             category = value
-        if category is None:
-            dispatcher.utter_message(response="utter_invalid_complaint_category")
-        return {"complaint_category": category}
+        return {"complaint_category": category}  # None: asked again with the list
 
     async def validate_contact_phone(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         mobile = find_mobile(str(slot_value or ""))
-        if mobile is None:
-            dispatcher.utter_message(response="utter_invalid_contact_phone")
-        return {"contact_phone": mobile}
+        if mobile is None and declines_contact(latest_text(tracker), latest_intent(tracker)):
+            return {"contact_phone": None, "contact_declined": True}
+        return {"contact_phone": mobile}  # None: asked again, saying why (action_ask_contact_phone)
+
+
+class ActionAskComplaintDescription(BoundedAsk):
+    """Asks what happened; the second time with an example."""
+
+    slot = "complaint_description"
+
+    def name(self) -> str:
+        return "action_ask_complaint_description"
+    first_response = "utter_ask_complaint_description"
+    again_response = "utter_ask_complaint_description_again"
+
+
+class ActionAskComplaintCategory(BoundedAsk):
+    """Asks which kind of problem; the second time lists the kinds to pick from."""
+
+    slot = "complaint_category"
+
+    def name(self) -> str:
+        return "action_ask_complaint_category"
+    first_response = "utter_ask_complaint_category"
+    again_response = "utter_ask_complaint_category_again"
+
+
+class ActionAskContactPhone(BoundedAsk):
+    """Asks for a contact number; the second time says why, and that "不留" is fine."""
+
+    slot = "contact_phone"
+
+    def name(self) -> str:
+        return "action_ask_contact_phone"
+    first_response = "utter_ask_contact_phone"
+    again_response = "utter_ask_contact_phone_again"
 
 
 class ActionCreateComplaint(Action):
@@ -124,10 +213,11 @@ class ActionCreateComplaint(Action):
     ) -> list[EventType]:
         svc = services()
         decision = svc.policy.complaint_deadline(svc.clock())
+        order_id = str(tracker.get_slot("order_id")) if is_verified(tracker) else None
         complaint = NewComplaint(
             conversation_id=conversation_id(tracker),
             channel=channel_of(tracker),
-            order_id=str(tracker.get_slot("order_id")) if is_verified(tracker) else None,
+            order_id=order_id,
             category=str(tracker.get_slot("complaint_category") or "other"),
             description=str(tracker.get_slot("complaint_description") or ""),
             contact_phone=tracker.get_slot("contact_phone"),
@@ -142,9 +232,25 @@ class ActionCreateComplaint(Action):
         except ServiceError:
             dispatcher.utter_message(response="utter_records_unavailable")
             return []
-        dispatcher.utter_message(
-            response="utter_complaint_created",
-            ticket_id=ticket.ticket_id,
-            due_at=local_time(str(decision.facts["due_at"]), svc.policy),
-        )
-        return [SlotSet("complaint_description", None), SlotSet("complaint_category", None)]
+        order = await verified_order_if_reachable(tracker) if order_id else None
+        if order is not None and order.status == "shipped":
+            dispatcher.utter_message(
+                response="utter_complaint_order_in_flight",
+                order_id=order.order_id,
+                status=ORDER_STATUS_NAMES[order.status],
+                shipment_note=shipment_note(order),
+            )
+        due_at = local_time(str(decision.facts["due_at"]), svc.policy)
+        told = {"ticket_id": ticket.ticket_id, "due_at": due_at}
+        if complaint.contact_phone:
+            dispatcher.utter_message(response="utter_complaint_created", **told)
+        elif order_id:
+            response = "utter_complaint_created_order_phone"
+            dispatcher.utter_message(response=response, order_id=order_id, **told)
+        else:
+            dispatcher.utter_message(response="utter_complaint_created_no_phone", **told)
+        return [
+            SlotSet("complaint_description", None),
+            SlotSet("complaint_category", None),
+            SlotSet("contact_declined", False),
+        ]

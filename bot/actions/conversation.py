@@ -14,7 +14,8 @@ from rasa_sdk import Tracker
 
 from bot.nlu.normalize import normalize
 
-ORDER_ID_PATTERN = re.compile(r"(?<!\d)(\d{10})(?!\d)")
+# Not after a letter: SF1234567890 is a courier's tracking number.
+ORDER_ID_PATTERN = re.compile(r"(?<![A-Za-z\d])(\d{10})(?!\d)")
 MOBILE_PATTERN = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")
 FOUR_DIGITS_PATTERN = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 # Channels whose account ids are authenticated by the channel itself (a signed WeChat

@@ -1,24 +1,38 @@
-"""Dialogue housekeeping: stopping a task, and asking which intent was meant."""
+"""Dialogue housekeeping: stopping a task, and what follows a message not understood."""
 
 from __future__ import annotations
+
+import re
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.handoff import shopper_is_distressed
+from bot.actions.handoff import events_after_handoff, hand_off, shopper_is_distressed
+from bot.actions.ownership import verified_order_if_reachable
 
 # The slots of a task in progress; identity stays verified for the conversation.
 TASK_SLOTS = (
     "item_intact",
     "return_item",
     "return_offer",
+    "delivery_offer",
     "complaint_category",
     "complaint_description",
+    "contact_declined",
+    "form_prompt",
     "form_aborted",
     "requested_slot",
 )
+# The intent the FallbackClassifier gives a message it did not understand.
+NOT_UNDERSTOOD_INTENT = "nlu_fallback"
+# The third message in a row not understood goes to a person (README: repeated failure).
+HANDOVER_AFTER_MISUNDERSTOOD = 3
+# How likely a task must be to be offered as a button for a message not understood.
+MEANING_CONFIDENCE = 0.15
+# Letters or Chinese characters: a message of only punctuation, digits or emoji has none.
+_HAS_WORDS = re.compile(r"[A-Za-z\u4e00-\u9fff]")
 # How an intent is named when the bot asks "您是想…吗？" (two-stage fallback).
 INTENT_LABELS = {
     "request_return": "办理退货",
@@ -110,21 +124,58 @@ class ActionStopTask(Action):
         return [ActiveLoop(None), *(SlotSet(slot, None) for slot in TASK_SLOTS)]
 
 
-class ActionDefaultAskAffirmation(Action):
-    """Two-stage fallback, first stage: "您是想…吗？" with buttons, in Chinese.
+def misunderstood_in_a_row(tracker: Tracker) -> int:
+    """How many of the shopper's latest messages in a row the NLU did not understand."""
+    count = 0
+    for event in reversed(tracker.events):
+        if event.get("event") != "user":
+            continue
+        if ((event.get("parse_data") or {}).get("intent") or {}).get("name") != NOT_UNDERSTOOD_INTENT:
+            break
+        count += 1
+    return count
 
-    An angry or distressed shopper is not made to try again first: a "转人工" button
-    comes first, so one tap reaches a person.
+
+def likely_meanings(tracker: Tracker) -> list[str]:
+    """The (at most two) tasks the shopper may have meant, worth offering as buttons.
+
+    Only for words with some content ("？？？" means nothing) and intents the NLU found
+    at least somewhat likely; otherwise the buttons would be a guess.
+    """
+    if not _HAS_WORDS.search(str(tracker.latest_message.get("text") or "")):
+        return []
+    ranking = tracker.latest_message.get("intent_ranking") or []
+    return [
+        str(entry["name"])
+        for entry in ranking
+        if entry.get("name") in INTENT_LABELS and float(entry.get("confidence") or 0) >= MEANING_CONFIDENCE
+    ][:2]
+
+
+class ActionNotUnderstood(Action):
+    """A message the NLU did not understand: ask, then offer the tasks, then a person.
+
+    The first time, "您是想…吗？" with the likely tasks as buttons (or a plain request to
+    rephrase when nothing is likely); the second time in a row, every task as a button,
+    a person first; the third time, a person takes over without being asked for. An
+    angry or distressed shopper gets the "转人工" button first from the start.
     """
 
     def name(self) -> str:
-        return "action_default_ask_affirmation"
+        return "action_not_understood"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        ranking = tracker.latest_message.get("intent_ranking") or []
-        candidates = [entry["name"] for entry in ranking if entry.get("name") in INTENT_LABELS][:2]
+        streak = misunderstood_in_a_row(tracker)
+        if streak > 0 and streak % HANDOVER_AFTER_MISUNDERSTOOD == 0:
+            dispatcher.utter_message(response="utter_not_understood_handover")
+            order = await verified_order_if_reachable(tracker)
+            return events_after_handoff(await hand_off(dispatcher, tracker, "repeated_failure", order=order))
+        if streak % HANDOVER_AFTER_MISUNDERSTOOD == 2:
+            dispatcher.utter_message(response="utter_ask_rephrase_again")
+            return []
+        candidates = likely_meanings(tracker)
         distressed = shopper_is_distressed(tracker)
         if not candidates and not distressed:
             dispatcher.utter_message(response="utter_ask_rephrase")

@@ -246,9 +246,13 @@ class ActionHandoff(Action):
         if reason == "beyond_authority":
             dispatcher.utter_message(response="utter_handoff_beyond_authority")
         order = await verified_order_if_reachable(tracker)
-        handoff = await hand_off(dispatcher, tracker, reason, order=order)
-        # Whatever form was running ends: a person takes it from here.
-        events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
-        if handoff.agent_waiting:
-            events.append(ConversationPaused())  # resumed when the agent resolves the ticket
-        return events
+        return events_after_handoff(await hand_off(dispatcher, tracker, reason, order=order))
+
+
+def events_after_handoff(handoff: Handoff) -> list[EventType]:
+    """What a conversation does once handed over: any form ends, and the bot pauses while
+    an agent is waiting to take it (resumed when the agent resolves the ticket)."""
+    events: list[EventType] = [ActiveLoop(None), SlotSet("requested_slot", None)]
+    if handoff.agent_waiting:
+        events.append(ConversationPaused())
+    return events

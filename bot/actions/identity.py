@@ -13,16 +13,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.conversation import find_last4, find_order_id, trusted_account
+from bot.actions.conversation import find_last4, find_order_id, latest_text, trusted_account
 from bot.actions.handoff import hand_off
 from bot.actions.http_client import RequestRejectedError, ServiceError, ServiceUnavailableError
 from bot.actions.order_client import Order, OrderNotFoundError, OrderSummary
 from bot.actions.ownership import is_verified
+from bot.actions.prompts import BoundedAsk, BoundedQuestions, count_restarted
 from bot.actions.service_records import write_record
 from bot.actions.services import call, services
 
@@ -41,10 +41,11 @@ def verification_method(account_kind: str) -> str:
     return "caller_id" if account_kind == CALLER_ID_ACCOUNT else "account"
 
 
-class OrderFormValidation(FormValidationAction, ABC):
+class OrderFormValidation(BoundedQuestions, FormValidationAction, ABC):
     """Validates the order number and the shopper's identity for an order form.
 
-    Subclasses name the form and may add slots asked once identity is verified.
+    Subclasses name the form and may add slots asked once identity is verified. A
+    question asked twice without a usable answer goes to a person (`give_up`).
     """
 
     @abstractmethod
@@ -79,8 +80,7 @@ class OrderFormValidation(FormValidationAction, ABC):
     ) -> dict[str, Any]:
         """Accepts a ten-digit order number that exists; verifies by account if it can."""
         order_id = find_order_id(str(slot_value or ""))
-        if order_id is None:
-            dispatcher.utter_message(response="utter_invalid_order_id")
+        if order_id is None:  # asked again, with why and what else (action_ask_order_id)
             return {"order_id": None}
         try:
             order = await call(services().orders.get_order, order_id)
@@ -121,8 +121,11 @@ class OrderFormValidation(FormValidationAction, ABC):
         last4 = find_last4(str(slot_value or ""))
         if not order_id:
             return {"phone_last4": None}
-        if last4 is None:
-            dispatcher.utter_message(response="utter_invalid_phone_last4")
+        if last4 is None:  # asked again, with why and what else (action_ask_phone_last4)
+            return {"phone_last4": None}
+        if find_last4(latest_text(tracker)) != last4:
+            # Digits the shopper gave for another order, still in the slot: never tried
+            # on this one, where they would count as a failed attempt nobody made.
             return {"phone_last4": None}
         try:
             match = await call(services().orders.verify_phone_last4, order_id, last4)
@@ -155,7 +158,16 @@ class OrderFormValidation(FormValidationAction, ABC):
             dispatcher.utter_message(response="utter_identity_locked")
             return {"phone_last4": None, "identity_failures": failures, "identity_locked": True, **ABORTED}
         dispatcher.utter_message(response="utter_identity_failed", remaining=allowed - failures)
-        return {"phone_last4": None, "identity_failures": failures}
+        # Wrong digits are an answer: the attempts have their own limit, the asking starts over.
+        return {"phone_last4": None, "identity_failures": failures, **count_restarted(tracker, "phone_last4")}
+
+    async def give_up(
+        self, slot: str, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """Which order, whose order, which item, in what state: a person settles it now."""
+        dispatcher.utter_message(response="utter_question_handed_over")
+        await hand_off(dispatcher, tracker, "repeated_failure")
+        return dict(ABORTED)
 
     async def _owner_by_account(self, tracker: Tracker, order: Order) -> str | None:
         """The kind of the trusted account that proves the shopper owns `order`, or None."""
@@ -202,20 +214,33 @@ async def recent_orders_of_account(tracker: Tracker) -> list[OrderSummary]:
         return []  # asking for the number still works
 
 
-class ActionAskOrderId(Action):
+class ActionAskOrderId(BoundedAsk):
     """Asks which order; a shopper known by their channel account picks from their latest."""
+
+    slot = "order_id"
 
     def name(self) -> str:
         return "action_ask_order_id"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, *, again: bool
+    ) -> None:
         recent = await recent_orders_of_account(tracker)
         if recent:
             dispatcher.utter_message(
-                response="utter_ask_order_id_recent", buttons=[recent_order_button(o) for o in recent]
+                response="utter_ask_order_id_recent_again" if again else "utter_ask_order_id_recent",
+                buttons=[recent_order_button(o) for o in recent],
             )
         else:
-            dispatcher.utter_message(response="utter_ask_order_id")
-        return []
+            dispatcher.utter_message(response="utter_ask_order_id_again" if again else "utter_ask_order_id")
+
+
+class ActionAskPhoneLast4(BoundedAsk):
+    """Asks for the order phone's last four digits; the second time says why."""
+
+    slot = "phone_last4"
+
+    def name(self) -> str:
+        return "action_ask_phone_last4"
+    first_response = "utter_ask_phone_last4"
+    again_response = "utter_ask_phone_last4_again"

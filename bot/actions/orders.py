@@ -1,19 +1,25 @@
-"""Order status: shipping state, carrier and tracking number, expected delivery; returns."""
+"""Order status: shipping state, carrier and tracking number, expected delivery; returns.
+
+A parcel past its expected delivery date is not read out as news: the bot apologises and
+offers to chase it with a logistics complaint (or a person).
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from bot.actions.conversation import latest_intent
 from bot.actions.handoff import hand_off
 from bot.actions.http_client import ServiceError
 from bot.actions.identity import OrderFormValidation
 from bot.actions.order_client import Order
-from bot.actions.ownership import verified_order
+from bot.actions.ownership import verified_order, verified_order_if_reachable
 from bot.actions.refunds import local_time
 from bot.actions.services import services
 
@@ -45,11 +51,30 @@ def shipment_note(order: Order) -> str:
     if shipment.delivered_at is not None:
         return note + f"已于 {local_time(shipment.delivered_at.isoformat(), policy)} 签收。"
     if shipment.estimated_delivery is not None:
-        return (
-            note
-            + f"预计 {local_time(shipment.estimated_delivery.isoformat(), policy, with_time=False)} 送达。"
-        )
+        expected_on = local_time(shipment.estimated_delivery.isoformat(), policy, with_time=False)
+        if is_overdue(order, services().clock()):  # an estimate that has passed is not news
+            return note + f"原预计 {expected_on} 送达，已超过预计时间。"
+        return note + f"预计 {expected_on} 送达。"
     return note
+
+
+def is_overdue(order: Order, now: datetime) -> bool:
+    """Whether the parcel is still on its way after the day it was expected (local dates)."""
+    shipment = order.shipment
+    if order.status != "shipped" or shipment is None or shipment.delivered_at is not None:
+        return False
+    if shipment.estimated_delivery is None:
+        return False
+    zone = services().policy.timezone
+    return now.astimezone(zone).date() > shipment.estimated_delivery.astimezone(zone).date()
+
+
+# What the chasing complaint says for the agent (the shopper is told the ticket number).
+CHASE_DESCRIPTION = (
+    "订单 {order_id} 原预计 {expected_on} 送达，已超时仍未送达"
+    "（{carrier}，运单号 {tracking_number}），顾客要求催件"
+)
+CHASE_OFFER = "chase"
 
 
 def order_card_values(order: Order) -> dict[str, Any]:
@@ -89,6 +114,8 @@ class ActionCheckOrderStatus(Action):
             return []
         if order is None:
             return []
+        if is_overdue(order, services().clock()):
+            return self._apologise_for_overdue(dispatcher, order)
         for request in order.returns:
             dispatcher.utter_message(
                 response="utter_return_status",
@@ -104,3 +131,53 @@ class ActionCheckOrderStatus(Action):
             **order_card_values(order),
         )
         return []
+
+    @staticmethod
+    def _apologise_for_overdue(dispatcher: CollectingDispatcher, order: Order) -> list[EventType]:
+        shipment = order.shipment
+        assert shipment is not None and shipment.estimated_delivery is not None  # is_overdue
+        expected_on = local_time(shipment.estimated_delivery.isoformat(), services().policy, with_time=False)
+        dispatcher.utter_message(
+            response="utter_order_overdue",
+            order_id=order.order_id,
+            item_names="、".join(item.name for item in order.items),
+            expected_on=expected_on,
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+        )
+        return [SlotSet("delivery_offer", CHASE_OFFER)]
+
+
+class ActionReplyToDeliveryOffer(Action):
+    """On a yes to chasing a late parcel, starts a logistics complaint that already says
+    what is wrong, so only a contact number is asked; on a no, lets it be."""
+
+    def name(self) -> str:
+        return "action_reply_to_delivery_offer"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        closed: list[EventType] = [SlotSet("delivery_offer", None)]
+        if latest_intent(tracker) != "affirm":
+            dispatcher.utter_message(response="utter_delivery_chase_declined")
+            return closed
+        order = await verified_order_if_reachable(tracker)
+        shipment = order.shipment if order else None
+        if order is None or shipment is None or shipment.estimated_delivery is None:
+            dispatcher.utter_message(response="utter_service_unavailable")
+            await hand_off(dispatcher, tracker, "system_error")
+            return closed
+        expected_on = local_time(shipment.estimated_delivery.isoformat(), services().policy, with_time=False)
+        description = CHASE_DESCRIPTION.format(
+            order_id=order.order_id,
+            expected_on=expected_on,
+            carrier=shipment.carrier,
+            tracking_number=shipment.tracking_number,
+        )
+        return [
+            *closed,
+            SlotSet("complaint_description", description),
+            SlotSet("complaint_category", "logistics"),
+            FollowupAction("complaint_form"),
+        ]

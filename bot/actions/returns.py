@@ -22,6 +22,7 @@ from bot.actions.http_client import RequestRejectedError, ServiceError
 from bot.actions.identity import OrderFormValidation
 from bot.actions.order_client import Item, Order
 from bot.actions.ownership import verified_order, verified_order_if_reachable
+from bot.actions.prompts import BoundedAsk
 from bot.actions.refunds import tell_refund_status
 from bot.actions.service_records import write_decision
 from bot.actions.services import call, services
@@ -170,9 +171,7 @@ class ValidateReturnForm(OrderFormValidation):
         if order is None:
             return {"return_item": None}
         item = item_named(order, str(slot_value or ""))
-        if item is None:
-            if tracker.get_slot("requested_slot") == "return_item":
-                dispatcher.utter_message(response="utter_invalid_return_item")
+        if item is None:  # asked again with the list (action_ask_return_item)
             return {"return_item": None}
         return {"return_item": item.sku}
 
@@ -184,8 +183,7 @@ class ValidateReturnForm(OrderFormValidation):
         domain: DomainDict,
     ) -> dict[str, Any]:
         intact = parse_intact(str(slot_value or ""))
-        if intact is None:
-            dispatcher.utter_message(response="utter_invalid_item_intact")
+        if intact is None:  # asked again, saying why (action_ask_item_intact)
             return {"item_intact": None}
         return {"item_intact": "yes" if intact else "no"}
 
@@ -322,19 +320,32 @@ class ActionReplyToReturnOffer(Action):
         return reset
 
 
-class ActionAskReturnItem(Action):
+class ActionAskReturnItem(BoundedAsk):
     """Asks which item of an order of several lines, with a button per line."""
+
+    slot = "return_item"
 
     def name(self) -> str:
         return "action_ask_return_item"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, *, again: bool
+    ) -> None:
         order = await verified_order_if_reachable(tracker)
         buttons = [
             {"title": f"{place}. {item.name}", "payload": item.name}
             for place, item in enumerate(order.items if order else [], start=1)
         ]
-        dispatcher.utter_message(response="utter_ask_return_item", buttons=buttons)
-        return []
+        response = "utter_ask_return_item_again" if again else "utter_ask_return_item"
+        dispatcher.utter_message(response=response, buttons=buttons)
+
+
+class ActionAskItemIntact(BoundedAsk):
+    """Asks whether the goods are intact; the second time says why it matters."""
+
+    slot = "item_intact"
+
+    def name(self) -> str:
+        return "action_ask_item_intact"
+    first_response = "utter_ask_item_intact"
+    again_response = "utter_ask_item_intact_again"

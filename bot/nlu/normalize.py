@@ -20,7 +20,8 @@ The steps, in order (the order matters, see `normalize`):
    become Arabic digits one for one (八八零零零零二零零一 -> 8800002001, 幺三八 -> 138).
    Runs of two (两三天, 七八个) stay words. A run split by spaces or dashes is joined
    when it has the shape of an order number (10) or a mobile number (11), or, split by
-   spaces only, of a phone suffix (4) or of single digits (8 0 0 0).
+   spaces only, of a phone suffix (4) or of single digits (8 0 0 0); never a date
+   (2026-11-18 20:31 in a pasted order card).
 6. Numerals with 十/百/千/万/亿 (两百九十九 -> 299, 一万二 -> 12000, 3千 -> 3000), and a single
    digit or a 十-numeral when a unit follows (三倍 -> 3倍, 十天 -> 10天, 七天无理由 -> 7天无理由,
    三月十五号 -> 3月15号), via cn2an. Words with digit characters but no unit stay
@@ -82,6 +83,7 @@ _ONLY_PAUSES_RE = re.compile(rf"[{_PAUSE}]*")
 
 _DIGIT_RUN_RE = re.compile(rf"[{_DIGIT_CHARS}](?:[ \-]?[{_DIGIT_CHARS}])*")
 _SEPARATOR_RE = re.compile(r"[ \-]")
+_DATE_RE = re.compile(r"(?:19|20)\d\d-\d{1,2}-\d{1,2}(?!\d)")
 
 _NUMERAL_RE = re.compile(
     rf"(?<![{_CN_DIGITS}{_MAGNITUDES}0-9.])"
@@ -317,6 +319,8 @@ def _digit_run_edits(text: str) -> Iterator[Edit]:
 
 def _joins(run: str, groups: Sequence[str], digits: int) -> bool:
     if run in _DIGIT_IDIOMS or "".join(groups) in _DIGIT_IDIOMS:
+        return False
+    if _DATE_RE.match(run):  # a pasted order card's "2026-11-18 20:31" is a time, not an order
         return False
     if digits in (10, 11):  # an order number, a mobile number: 8800 0010 01, 138-0013-8000
         return True

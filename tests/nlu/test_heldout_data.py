@@ -1,4 +1,4 @@
-"""The held-out set is fit to measure with: separate from training, complete, well annotated."""
+"""The held-out sets are fit to measure with: separate from training, complete, well annotated."""
 
 import re
 from difflib import SequenceMatcher
@@ -8,7 +8,14 @@ import pytest
 import yaml
 
 from bot.nlu.normalize import normalize
-from scripts.evaluate_nlu import HELDOUT_PATH, TRAINING_DATA_PATH, entity_key, load_examples
+from scripts.evaluate_nlu import (
+    HELDOUT_PATH,
+    HELDOUT_SETS,
+    SHOPPERS_HELDOUT_PATH,
+    TRAINING_DATA_PATH,
+    entity_key,
+    load_examples,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Intents a shopper cannot type: Rasa's fallback.
@@ -24,9 +31,9 @@ def _comparable(text: str) -> str:
     return re.sub(r"\d+", "#", normalize(text).text.lower().replace(" ", ""))
 
 
-@pytest.fixture(scope="module")
-def heldout() -> list[dict]:
-    return load_examples(HELDOUT_PATH)
+@pytest.fixture(scope="module", params=HELDOUT_SETS, ids=lambda path: path.stem)
+def heldout(request: pytest.FixtureRequest) -> list[dict]:
+    return load_examples(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +69,9 @@ def test_no_heldout_example_is_a_near_copy_of_a_training_example(
     assert near == []
 
 
-def test_heldout_is_not_in_the_training_data_directory() -> None:
-    assert TRAINING_DATA_PATH not in HELDOUT_PATH.parents
+@pytest.mark.parametrize("path", HELDOUT_SETS, ids=lambda path: path.stem)
+def test_heldout_is_not_in_the_training_data_directory(path: Path) -> None:
+    assert TRAINING_DATA_PATH not in path.parents
 
 
 def test_order_numbers_are_ten_digits_and_phone_suffixes_four(heldout: list[dict]) -> None:
@@ -79,7 +87,8 @@ def test_order_numbers_are_ten_digits_and_phone_suffixes_four(heldout: list[dict
     assert wrong == []
 
 
-def test_the_hard_cases_are_there(heldout: list[dict]) -> None:
+def test_the_hard_cases_are_there() -> None:
+    heldout = load_examples(HELDOUT_PATH)
     texts = [e["text"] for e in heldout]
     spoken_order_ids = [
         e for e in heldout for entity in e["entities"]
@@ -89,3 +98,14 @@ def test_the_hard_cases_are_there(heldout: list[dict]) -> None:
     assert sum(normalize(t).text != t for t in texts) >= 60  # fillers, traditional, spoken digits...
     assert sum(any("a" <= ch.lower() <= "z" for ch in t) for t in texts) >= 15  # English mixed in
     assert all(any(typo in t for t in texts) for typo in ("退火", "大账", "换火", "退宽"))  # pinyin slips
+
+
+def test_the_shoppers_set_is_written_the_way_real_shoppers_write() -> None:
+    heldout = load_examples(SHOPPERS_HELDOUT_PATH)
+    texts = [e["text"] for e in heldout]
+    assert len(heldout) >= 600
+    assert sum(len(t) > 30 for t in texts) >= 0.3 * len(texts)  # long, several clauses
+    assert sum(e["intent"] == "out_of_scope" for e in heldout) >= 100  # pre-sale, product, account
+    venting = [e for e in heldout if e["intent"] == "file_complaint" and "投诉" not in e["text"]]
+    assert len(venting) >= 50  # complaints without the word
+    assert sum("订单编号" in t or "订单号:" in t or "订单号：" in t for t in texts) >= 10  # pasted order cards

@@ -1,6 +1,7 @@
 import yaml
 
-from scripts.generate_digressions import DIGRESSIONS_PATH, forms, render
+from scripts.generate_digressions import ANSWERED_INSIDE_FORMS, DIGRESSIONS_PATH, ENDING_FORMS, forms, render
+from tests.fixtures.actions import load_domain
 
 
 def test_the_committed_file_is_what_the_script_writes() -> None:
@@ -23,6 +24,16 @@ def test_a_question_inside_a_form_is_answered_and_the_form_resumes() -> None:
     assert rule == {
         "rule": "ask_return_policy inside complaint_form, then go on",
         "condition": [{"active_loop": "complaint_form"}],
-        "steps": [{"intent": "ask_return_policy"}, {"action": "utter_return_policy"},
+        "steps": [{"intent": "ask_return_policy"}, {"action": "action_answer_rules_question"},
                   {"action": "complaint_form"}, {"active_loop": "complaint_form"}],
     }
+
+
+def test_the_order_questions_never_take_a_digression_as_their_answer() -> None:
+    # A slot mapping that read "运费谁出？" as an order number would swallow the message
+    # before its rule could answer it, and ask for the order number again.
+    slots = load_domain()["slots"]
+    handled = set(ANSWERED_INSIDE_FORMS) | set(ENDING_FORMS)
+    for slot in ("order_id", "phone_last4", "return_item", "item_intact"):
+        [from_text] = [m for m in slots[slot]["mappings"] if m["type"] == "from_text"]
+        assert handled <= set(from_text["not_intent"]), slot

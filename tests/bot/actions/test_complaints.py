@@ -18,6 +18,7 @@ from bot.actions.complaints import (
     is_description,
     parse_category,
 )
+from bot.actions.order_client import OrderClient
 from bot.actions.records_client import RecordsClient
 from bot.actions.services import Services
 from tests.fixtures.actions import (
@@ -146,11 +147,11 @@ async def test_a_category_is_read_from_the_words_then_the_entity(
     assert said(dispatcher) == []
 
 
-async def test_an_unknown_category_is_asked_again(action_services: Services, domain: DomainDict) -> None:
+async def test_an_unknown_category_is_left_to_be_asked_again(action_services: Services, domain: DomainDict) -> None:
     events, dispatcher = await validate(domain, {"complaint_category": "随便吧"}, text="随便吧")
 
     assert events == [SlotSet("complaint_category", None)]
-    assert said(dispatcher) == [{"response": "utter_invalid_complaint_category"}]
+    assert said(dispatcher) == []  # action_ask_complaint_category asks again, with the list
 
 
 @pytest.mark.parametrize(
@@ -165,14 +166,28 @@ async def test_a_mobile_number_is_kept_as_eleven_digits(
     assert said(dispatcher) == []
 
 
-@pytest.mark.parametrize("answer", ["12345", "010-12345678", "不想留"])
-async def test_anything_but_a_mobile_number_is_asked_again(
+@pytest.mark.parametrize("answer", ["12345", "010-12345678", "8800001001", "快递员态度太差了"])
+async def test_anything_but_a_mobile_number_is_left_to_be_asked_again(
     answer: str, action_services: Services, domain: DomainDict
 ) -> None:
     events, dispatcher = await validate(domain, {"contact_phone": answer})
 
     assert events == [SlotSet("contact_phone", None)]
-    assert said(dispatcher) == [{"response": "utter_invalid_contact_phone"}]
+    assert said(dispatcher) == []  # action_ask_contact_phone asks again, saying why
+
+
+@pytest.mark.parametrize(("answer", "intent"), [("不想留", "inform"), ("电话就不给了", "inform"), ("不要", "deny")])
+async def test_a_shopper_who_declines_to_leave_a_number_is_not_asked_again(
+    answer: str, intent: str, action_services: Services, domain: DomainDict
+) -> None:
+    events, dispatcher = await validate(domain, {"contact_phone": answer}, intent=intent)
+
+    assert events == [
+        SlotSet("contact_phone", None),
+        SlotSet("contact_declined", True),
+        SlotSet("requested_slot", "complaint_description"),  # this tracker has none yet
+    ]
+    assert said(dispatcher) == []
 
 
 # ---- the ticket ---------------------------------------------------------------------------
@@ -230,7 +245,11 @@ async def test_a_complaint_opens_a_ticket_with_a_deadline_within_24_hours(
             "due_at": f"{due_local.month}月{due_local.day}日 {due_local:%H:%M}",
         }
     ]
-    assert events == [SlotSet("complaint_description", None), SlotSet("complaint_category", None)]
+    assert events == [
+        SlotSet("complaint_description", None),
+        SlotSet("complaint_category", None),
+        SlotSet("contact_declined", False),
+    ]
 
 
 def _picture(media_id: str, evidence_for: str | None = "complaint") -> dict[str, Any]:
@@ -333,3 +352,53 @@ async def test_a_down_record_service_opens_no_ticket_and_says_so(
 
     assert said(dispatcher) == [{"response": "utter_records_unavailable"}]
     assert events == []
+
+
+# ---- no contact number; an order still on its way -------------------------------------------
+
+
+async def test_without_a_number_a_verified_order_s_phone_is_the_contact(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+    slots = complaint_slots(contact_phone=None, contact_declined=True, **verified_slots("8800001001"))
+
+    events, dispatcher = await create(domain, conversation, slots)
+
+    [record] = stored_records(records_client, conversation)
+    assert record["order_id"] == "8800001001"
+    [message] = said(dispatcher)
+    assert message["response"] == "utter_complaint_created_order_phone"
+    assert message["order_id"] == "8800001001"
+    assert SlotSet("contact_declined", False) in events
+
+
+async def test_without_a_number_or_an_order_the_ticket_number_is_the_way_back(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+
+    _, dispatcher = await create(domain, conversation, complaint_slots(contact_phone=None, contact_declined=True))
+
+    [record] = stored_records(records_client, conversation)
+    assert record["details"]["ticket_id"]
+    assert [m["response"] for m in said(dispatcher)] == ["utter_complaint_created_no_phone"]
+
+
+async def test_venting_about_an_order_on_its_way_also_says_where_it_is(
+    action_services: Services, order_client: OrderClient, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    order = order_client.get_order("8800001007")  # shipped, not yet delivered
+    conversation = new_conversation_id()
+
+    _, dispatcher = await create(domain, conversation, complaint_slots(**verified_slots("8800001007")))
+
+    messages = said(dispatcher)
+    assert [m["response"] for m in messages] == ["utter_complaint_order_in_flight", "utter_complaint_created"]
+    assert messages[0]["status"] == "已发货，运输中"
+    assert order.shipment is not None and order.shipment.tracking_number in messages[0]["shipment_note"]
+
+
+def test_a_button_payload_is_never_a_description() -> None:
+    assert not is_description('/file_complaint{"complaint_category": "logistics"}')
+    assert is_description("你们这快递一个星期了还没到，用脚送的吗")

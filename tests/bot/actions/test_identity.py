@@ -36,6 +36,8 @@ from tests.fixtures.actions import (
 FORM = "order_status_form"
 ORDER = "8800001001"  # C001, phone 13800138000
 PHONE_LAST4 = "8000"
+# Wrong digits are an answer: the asking of the phone digits starts over (prompts.py).
+ASKING_RESTARTED = SlotSet("form_prompt", {"form": FORM, "slot": "phone_last4", "asked": 0, "activation": 0})
 
 
 def identity_record(conversation: str, outcome: str, **details: Any) -> dict[str, Any]:
@@ -61,7 +63,7 @@ async def validate(
 # ---- the order number ---------------------------------------------------------------
 
 
-async def test_an_order_number_that_is_not_ten_digits_is_asked_again(
+async def test_an_order_number_that_is_not_ten_digits_is_left_to_be_asked_again(
     action_services: Services, records_client: RecordsClient, domain: DomainDict
 ) -> None:
     conversation = new_conversation_id()
@@ -69,7 +71,7 @@ async def test_an_order_number_that_is_not_ten_digits_is_asked_again(
     events, dispatcher = await validate(domain, {"order_id": "订单号是12345"}, sender_id=conversation)
 
     assert events == [SlotSet("order_id", None)]
-    assert said(dispatcher) == [{"response": "utter_invalid_order_id"}]
+    assert said(dispatcher) == []  # action_ask_order_id asks again, saying where to find it
     assert stored_records(records_client, conversation) == []
 
 
@@ -157,14 +159,14 @@ async def test_wrong_phone_digits_are_counted_recorded_and_asked_again(
         domain, {"phone_last4": "1234"}, slots={"order_id": ORDER}, sender_id=conversation
     )
 
-    assert events == [SlotSet("phone_last4", None), SlotSet("identity_failures", 1)]
+    assert events == [SlotSet("phone_last4", None), SlotSet("identity_failures", 1), ASKING_RESTARTED]
     assert said(dispatcher) == [{"response": "utter_identity_failed", "remaining": 2}]
     assert stored_records(records_client, conversation) == [
         identity_record(conversation, "failed", method="phone_last4", attempt=1, locked=False)
     ]
 
 
-async def test_an_answer_without_four_digits_is_asked_again_without_counting(
+async def test_an_answer_without_four_digits_is_left_to_be_asked_again_without_counting(
     action_services: Services, records_client: RecordsClient, domain: DomainDict
 ) -> None:
     conversation = new_conversation_id()
@@ -177,7 +179,7 @@ async def test_an_answer_without_four_digits_is_asked_again_without_counting(
     )
 
     assert events == [SlotSet("phone_last4", None)]
-    assert said(dispatcher) == [{"response": "utter_invalid_phone_last4"}]
+    assert said(dispatcher) == []  # action_ask_phone_last4 asks again, saying why
     assert stored_records(records_client, conversation) == []
 
 
@@ -198,7 +200,7 @@ async def test_the_third_failure_locks_identity_and_ends_the_form(
         failures = next(e["value"] for e in events if e["name"] == "identity_failures")
 
     assert turns[1] == (
-        [SlotSet("phone_last4", None), SlotSet("identity_failures", 2)],
+        [SlotSet("phone_last4", None), SlotSet("identity_failures", 2), ASKING_RESTARTED],
         [{"response": "utter_identity_failed", "remaining": 1}],
     )
     assert turns[2] == (
@@ -498,7 +500,9 @@ async def test_a_known_shopper_is_offered_their_latest_orders(
         active_loop="return_form",
     )
 
-    assert await ActionAskOrderId().run(dispatcher, tracker, domain) == []
+    events = await ActionAskOrderId().run(dispatcher, tracker, domain)
+
+    assert events == [SlotSet("form_prompt", {"form": "return_form", "slot": "order_id", "asked": 1, "activation": 0})]
 
     paid = order_client.get_order("8800009001").paid_at
     assert paid is not None
@@ -540,3 +544,22 @@ async def test_a_down_order_system_still_asks_for_the_order_number(
     await ActionAskOrderId().run(dispatcher, tracker, domain)
 
     assert said(dispatcher) == [{"response": "utter_ask_order_id"}]
+
+
+async def test_digits_given_for_another_order_are_never_tried_on_the_next_one(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    # 8000 verified 8800001001 earlier; the shopper now names 8800001004 (C002, 5678).
+    conversation = new_conversation_id()
+
+    events, dispatcher = await validate(
+        domain,
+        {"phone_last4": PHONE_LAST4},
+        slots={"order_id": "8800001004", "verified_order_id": ORDER},
+        text="还有一单8800001004也帮我查查",
+        sender_id=conversation,
+    )
+
+    assert events == [SlotSet("phone_last4", None)]
+    assert said(dispatcher) == []
+    assert stored_records(records_client, conversation) == []  # no failed attempt nobody made

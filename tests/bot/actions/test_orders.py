@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.order_client import OrderClient
-from bot.actions.orders import ActionCheckOrderStatus
+from bot.actions.orders import ActionCheckOrderStatus, ActionReplyToDeliveryOffer, shipment_note
 from bot.actions.records_client import RecordsClient
 from bot.actions.services import Services
 from tests.fixtures.actions import (
@@ -173,3 +173,88 @@ async def test_a_down_order_system_is_said_and_handed_over(
         {"response": "utter_handoff_queued", "ticket_id": records[0]["details"]["ticket_id"]},
     ]
     assert events == []
+
+
+# ---- a parcel past its expected delivery date ------------------------------------------------
+
+OVERDUE_ORDER = "8800009002"  # tests/fixtures/orders/project_orders.yaml: shipped 5 days ago
+
+
+async def test_a_parcel_past_its_expected_day_is_apologised_for_and_offered_a_chase(
+    action_services: Services, order_client: OrderClient, domain: DomainDict
+) -> None:
+    shipment = order_client.get_order(OVERDUE_ORDER).shipment
+    assert shipment is not None and shipment.estimated_delivery is not None
+    expected = shipment.estimated_delivery.astimezone(BEIJING)
+
+    events, dispatcher = await check(domain, OVERDUE_ORDER, new_conversation_id())
+
+    assert said(dispatcher) == [
+        {
+            "response": "utter_order_overdue",
+            "order_id": OVERDUE_ORDER,
+            "item_names": "电热水壶",
+            "expected_on": f"{expected.month}月{expected.day}日",
+            "carrier": shipment.carrier,
+            "tracking_number": shipment.tracking_number,
+        }
+    ]
+    assert events == [SlotSet("delivery_offer", "chase")]
+
+
+async def test_the_expected_day_itself_is_not_late_yet(
+    action_services: Services, order_client: OrderClient, domain: DomainDict
+) -> None:
+    shipment = order_client.get_order(OVERDUE_ORDER).shipment
+    assert shipment is not None and shipment.estimated_delivery is not None
+    local = shipment.estimated_delivery.astimezone(BEIJING)
+    install_services(action_services, clock=fixed_clock(local.replace(hour=23, minute=30)))
+
+    events, dispatcher = await check(domain, OVERDUE_ORDER, new_conversation_id())
+
+    assert [m["response"] for m in said(dispatcher)] == ["utter_order_status"]
+    assert events == []
+
+
+async def test_yes_to_the_chase_starts_a_logistics_complaint_that_says_what_is_late(
+    action_services: Services, order_client: OrderClient, domain: DomainDict
+) -> None:
+    shipment = order_client.get_order(OVERDUE_ORDER).shipment
+    assert shipment is not None and shipment.estimated_delivery is not None
+    expected = shipment.estimated_delivery.astimezone(BEIJING)
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        slots={**verified_slots(OVERDUE_ORDER), "delivery_offer": "chase"}, text="/affirm", intent="affirm"
+    )
+
+    events = await ActionReplyToDeliveryOffer().run(dispatcher, tracker, domain)
+
+    assert said(dispatcher) == []
+    assert events == [
+        SlotSet("delivery_offer", None),
+        SlotSet(
+            "complaint_description",
+            f"订单 {OVERDUE_ORDER} 原预计 {expected.month}月{expected.day}日 送达，已超时仍未送达"
+            f"（{shipment.carrier}，运单号 {shipment.tracking_number}），顾客要求催件",
+        ),
+        SlotSet("complaint_category", "logistics"),
+        FollowupAction("complaint_form"),
+    ]
+
+
+async def test_no_to_the_chase_lets_it_be(action_services: Services, domain: DomainDict) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(
+        slots={**verified_slots(OVERDUE_ORDER), "delivery_offer": "chase"}, text="不用了", intent="deny"
+    )
+
+    events = await ActionReplyToDeliveryOffer().run(dispatcher, tracker, domain)
+
+    assert said(dispatcher) == [{"response": "utter_delivery_chase_declined"}]
+    assert events == [SlotSet("delivery_offer", None)]
+
+
+def test_a_passed_estimate_is_never_told_as_the_expected_day(action_services: Services) -> None:
+    order = action_services.orders.get_order(OVERDUE_ORDER)
+    assert "已超过预计时间" in shipment_note(order)
+    assert "原预计" in shipment_note(order)
