@@ -56,7 +56,7 @@ def test_a_shopper_who_will_not_give_the_phone_digits_is_asked_twice_then_handed
 
     asked = chat.say("帮我查下订单8800001001到哪了")
     again = chat.say("我就想知道东西到哪了 你们问这么多干嘛")
-    last = chat.say("手机号早换了 不记得了")
+    last = chat.say("是我老公下的单 我不知道他号码")
 
     assert "后四位" in asked and "后四位" in again and asked != again
     assert "保护" in again  # it says once why it asks
