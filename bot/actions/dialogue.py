@@ -33,7 +33,7 @@ HANDOVER_AFTER_MISUNDERSTOOD = 3
 MEANING_CONFIDENCE = 0.15
 # Letters or Chinese characters: a message of only punctuation, digits or emoji has none.
 _HAS_WORDS = re.compile(r"[A-Za-z\u4e00-\u9fff]")
-# How an intent is named when the bot asks "您是想…吗？" (two-stage fallback).
+# How an intent is named when the bot asks "您是想…吗？" (a message not understood).
 INTENT_LABELS = {
     "request_return": "办理退货",
     "request_exchange": "办理换货",
