@@ -173,33 +173,33 @@ class ActionAskComplaintDescription(BoundedAsk):
     """Asks what happened; the second time with an example."""
 
     slot = "complaint_description"
+    first_response = "utter_ask_complaint_description"
+    again_response = "utter_ask_complaint_description_again"
 
     def name(self) -> str:
         return "action_ask_complaint_description"
-    first_response = "utter_ask_complaint_description"
-    again_response = "utter_ask_complaint_description_again"
 
 
 class ActionAskComplaintCategory(BoundedAsk):
     """Asks which kind of problem; the second time lists the kinds to pick from."""
 
     slot = "complaint_category"
+    first_response = "utter_ask_complaint_category"
+    again_response = "utter_ask_complaint_category_again"
 
     def name(self) -> str:
         return "action_ask_complaint_category"
-    first_response = "utter_ask_complaint_category"
-    again_response = "utter_ask_complaint_category_again"
 
 
 class ActionAskContactPhone(BoundedAsk):
     """Asks for a contact number; the second time says why, and that "不留" is fine."""
 
     slot = "contact_phone"
+    first_response = "utter_ask_contact_phone"
+    again_response = "utter_ask_contact_phone_again"
 
     def name(self) -> str:
         return "action_ask_contact_phone"
-    first_response = "utter_ask_contact_phone"
-    again_response = "utter_ask_contact_phone_again"
 
 
 class ActionCreateComplaint(Action):

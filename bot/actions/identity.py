@@ -239,8 +239,8 @@ class ActionAskPhoneLast4(BoundedAsk):
     """Asks for the order phone's last four digits; the second time says why."""
 
     slot = "phone_last4"
+    first_response = "utter_ask_phone_last4"
+    again_response = "utter_ask_phone_last4_again"
 
     def name(self) -> str:
         return "action_ask_phone_last4"
-    first_response = "utter_ask_phone_last4"
-    again_response = "utter_ask_phone_last4_again"

@@ -94,7 +94,8 @@ def chosen_item(order: Order, tracker: Tracker) -> Item | None:
     return item_named(order, picked) or item_named(order, mentioned(tracker, "product"))
 
 
-def _day(iso_date: str | None) -> str:
+def month_day(iso_date: str | None) -> str:
+    """An ISO date (or time) as the shopper reads a day: "12月6日"; empty when unknown."""
     if not iso_date:
         return ""
     day = date.fromisoformat(iso_date[:10])
@@ -235,7 +236,8 @@ class ActionCheckReturnEligibility(Action):
     ) -> bool:
         """Tells the shopper the decision; True when a return is offered."""
         facts = decision.facts
-        common = {"order_id": order.order_id, "item_name": item.name, "deadline": _day(facts.get("deadline"))}
+        deadline = month_day(facts.get("deadline"))
+        common = {"order_id": order.order_id, "item_name": item.name, "deadline": deadline}
         payer = "商家" if facts.get("shipping_paid_by") == "merchant" else "您"
         if decision.outcome == "eligible":
             if decision.reason == "quality_issue":
@@ -260,7 +262,9 @@ class ActionCheckReturnEligibility(Action):
             )
         elif reason == "window_expired":
             dispatcher.utter_message(
-                response="utter_return_not_eligible_window", signed_on=_day(facts.get("signed_on")), **common
+                response="utter_return_not_eligible_window",
+                signed_on=month_day(facts.get("signed_on")),
+                **common,
             )
         elif reason == "not_intact":
             dispatcher.utter_message(response="utter_return_not_eligible_not_intact")
@@ -344,8 +348,8 @@ class ActionAskItemIntact(BoundedAsk):
     """Asks whether the goods are intact; the second time says why it matters."""
 
     slot = "item_intact"
+    first_response = "utter_ask_item_intact"
+    again_response = "utter_ask_item_intact_again"
 
     def name(self) -> str:
         return "action_ask_item_intact"
-    first_response = "utter_ask_item_intact"
-    again_response = "utter_ask_item_intact_again"

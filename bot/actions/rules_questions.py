@@ -18,7 +18,7 @@ from rasa_sdk.types import DomainDict
 from bot.actions.conversation import latest_text
 from bot.actions.ownership import verified_order_if_reachable
 from bot.actions.prompts import active_form
-from bot.actions.returns import EXCLUSION_NAMES, chosen_item, evaluate
+from bot.actions.returns import EXCLUSION_NAMES, chosen_item, evaluate, month_day
 from bot.nlu.normalize import normalize
 
 # The topic of a rules question, by its words; checked in this order ("快递费谁出" is
@@ -45,10 +45,6 @@ def question_topic(text: str) -> str | None:
     """The topic of a rules question (`shipping`, `refund_time`, `parcel`), or None."""
     normalised = normalize(text).text
     return next((topic for topic, words in TOPICS if words.search(normalised)), None)
-
-
-def _day(iso: str | None) -> str:
-    return f"{int(iso[5:7])}月{int(iso[8:10])}日" if iso and len(iso) >= 10 else ""
 
 
 class ActionAnswerRulesQuestion(Action):
@@ -94,7 +90,7 @@ class ActionAnswerRulesQuestion(Action):
         payer = "商家" if decision.facts.get("shipping_paid_by") == "merchant" else "您"
         dispatcher.utter_message(
             response="utter_rules_for_order_eligible",
-            deadline=_day(decision.facts.get("deadline")),
+            deadline=month_day(decision.facts.get("deadline")),
             shipping_payer=payer,
             **common,
         )
