@@ -40,4 +40,4 @@ USER assistant
 # Secrets (RASA_TOKEN, ACTION_SERVER_TOKEN, ORDERS_TOKEN, RECORDS_TOKEN, and for Rasa the
 # WECHAT_*, WECOM_*, WIDGET_* settings and IVR_TOKEN of credentials.yml) come from the environment at run time; no default
 # is baked in, and Rasa does not start without them.
-CMD ["sh", "-c", "exec python -m rasa run --enable-api --auth-token \"${RASA_TOKEN:?RASA_TOKEN is not set}\" --model bot/models/aftersales.tar.gz --endpoints endpoints.yml --credentials credentials.yml --port 5005"]
+CMD ["sh", "-c", "exec python -m rasa_server run --enable-api --auth-token \"${RASA_TOKEN:?RASA_TOKEN is not set}\" --model bot/models/aftersales.tar.gz --endpoints endpoints.yml --credentials credentials.yml --port 5005"]

@@ -35,7 +35,7 @@ lint:
 	@$(PY) -m ruff check .
 
 typecheck:
-	@$(PY) -m mypy bot order_system record_service service_common rasa_sdk_plugins scripts channels
+	@$(PY) -m mypy bot order_system record_service service_common rasa_sdk_plugins rasa_server scripts channels
 
 eval-nlu: setup  ## intent/entity P/R/F1 on the held-out set and 5-fold cross-validation
 	@$(PY) scripts/evaluate_nlu.py

@@ -10,6 +10,7 @@ personal data) back. This plugin adds:
   `endpoints.yml`. A missing secret stops the server at start.
 * error responses that carry no request data and no traceback.
 * PII masking of every log line.
+* one read of an order per action call (`bot.actions.ownership.start_action_call`).
 * the action services (order and record clients, the policy) built at start, so that a
   missing ORDERS_TOKEN / RECORDS_TOKEN or an invalid policy file stops the server with a
   clear message instead of failing the first shopper.
@@ -26,6 +27,7 @@ from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
+from bot.actions.ownership import start_action_call
 from bot.actions.services import services
 from bot.policy import PolicyError
 from service_common.env import MissingSettingError, require_env
@@ -56,6 +58,11 @@ def attach_sanic_app_extensions(app: Sanic) -> None:
         sys.exit(2)
     protect_with_token(app, token)
     scrub_errors(app)
+    app.register_middleware(_start_action_call, "request")
+
+
+async def _start_action_call(request: Request) -> None:
+    start_action_call()
 
 
 def protect_with_token(app: Sanic, token: str) -> None:

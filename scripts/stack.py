@@ -252,7 +252,7 @@ def service_specs(
         ),
         ServiceSpec(
             "rasa",
-            [python, "-m", "rasa", "run", "--enable-api", "--auth-token", keys["RASA_TOKEN"],
+            [python, "-m", "rasa_server", "run", "--enable-api", "--auth-token", keys["RASA_TOKEN"],
              "--model", str(MODEL_PATH),
              "--endpoints", environ.get("RASA_ENDPOINTS") or "endpoints.yml",
              "--credentials", "credentials.yml",

@@ -21,7 +21,7 @@ from bot.actions.conversation import find_last4, find_order_id, latest_text, tru
 from bot.actions.handoff import hand_off
 from bot.actions.http_client import RequestRejectedError, ServiceError, ServiceUnavailableError
 from bot.actions.order_client import Order, OrderNotFoundError, OrderSummary
-from bot.actions.ownership import is_verified
+from bot.actions.ownership import fetch_order, is_verified
 from bot.actions.prompts import BoundedAsk, BoundedQuestions, count_restarted
 from bot.actions.service_records import write_record
 from bot.actions.services import call, services
@@ -83,7 +83,7 @@ class OrderFormValidation(BoundedQuestions, FormValidationAction, ABC):
         if order_id is None:  # asked again, with why and what else (action_ask_order_id)
             return {"order_id": None}
         try:
-            order = await call(services().orders.get_order, order_id)
+            order = await fetch_order(order_id)
         except OrderNotFoundError:
             dispatcher.utter_message(response="utter_order_not_found", order_id=order_id)
             return {"order_id": None}

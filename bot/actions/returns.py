@@ -21,7 +21,7 @@ from bot.actions.handoff import hand_off
 from bot.actions.http_client import RequestRejectedError, ServiceError
 from bot.actions.identity import OrderFormValidation
 from bot.actions.order_client import Item, Order
-from bot.actions.ownership import verified_order, verified_order_if_reachable
+from bot.actions.ownership import forget_orders, verified_order, verified_order_if_reachable
 from bot.actions.prompts import BoundedAsk
 from bot.actions.refunds import tell_refund_status
 from bot.actions.service_records import write_decision
@@ -309,6 +309,7 @@ class ActionReplyToReturnOffer(Action):
                 quality_issue=quality,
                 idempotency_key=idempotency_key(tracker, "return", order.order_id, item.sku),
             )
+            forget_orders()  # the order now has a return
         except RequestRejectedError as error:
             if error.code == "return_exists" and order is not None and item is not None:
                 existing = next((r.return_id for r in order.returns if item.sku in r.skus), "")
