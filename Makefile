@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 FIXTURES ?=
 
-.PHONY: run test setup train up down status chat lint typecheck eval-nlu bench clean
+.PHONY: run test setup train up up-production down status chat lint typecheck eval-nlu bench clean
 
 run: setup  ## install, train if needed, start the whole stack with demo orders, chat in the terminal
 	@$(PY) scripts/stack.py up
@@ -21,6 +21,9 @@ train: setup  ## retrain the Rasa model even if nothing changed
 
 up: setup  ## start the stack in the background: make up FIXTURES="a.yaml b.yaml"
 	@$(PY) scripts/stack.py up $(if $(strip $(FIXTURES)),--fixtures $(FIXTURES))
+
+up-production: setup  ## the stack on this machine's PostgreSQL and Redis, 2 Rasa + 2 action workers
+	@$(PY) scripts/stack.py up --production $(if $(strip $(FIXTURES)),--fixtures $(FIXTURES))
 
 down:  ## stop the stack started by make up
 	@if [ -x $(PY) ]; then $(PY) scripts/stack.py down; fi
@@ -40,8 +43,9 @@ typecheck:
 eval-nlu: setup  ## intent/entity P/R/F1 on the held-out set and 5-fold cross-validation
 	@$(PY) scripts/evaluate_nlu.py
 
-bench: setup  ## per-turn latency p50/p95 at 1 and 20 concurrent conversations, Rasa memory
+bench: setup  ## per-turn latency p50/p95 at 1 and 20 concurrent conversations, Rasa memory; both modes
 	@$(PY) scripts/benchmark.py
+	@$(PY) scripts/benchmark.py --production
 
 clean: down
 	rm -rf .stack bot/models/*.tar.gz bot/models/*.fingerprint

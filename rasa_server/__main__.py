@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+
 from rasa_server.action_validation import install_cached_validator
+from rasa_server.turn_timeouts import TurnTimeoutsError, apply_turn_timeouts
 
 
 def main() -> None:
+    try:
+        apply_turn_timeouts()
+    except TurnTimeoutsError as error:
+        print(f"rasa: {error}", file=sys.stderr)
+        sys.exit(2)
     install_cached_validator()
     from rasa.__main__ import main as rasa_main
 

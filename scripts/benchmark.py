@@ -5,7 +5,10 @@ given, plays refund-status conversations (opening line, order number, phone digi
 turns that reach the order system and the record service) at 1 and at 20 concurrent
 conversations, and prints p50/p95 per level and the Rasa server's resident memory.
 
-Usage: python scripts/benchmark.py [--conversations N] [--use-running]
+With --production the stack runs in production mode (`scripts/stack.py up --production`:
+PostgreSQL database `aftersales_bench`, Redis, two Rasa and two action-server workers).
+
+Usage: python scripts/benchmark.py [--conversations N] [--use-running] [--production]
 """
 
 from __future__ import annotations
@@ -77,12 +80,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, default=40, help="conversations per level")
     parser.add_argument("--use-running", action="store_true", help="use the stack in .stack/")
+    parser.add_argument("--production", action="store_true", help="PostgreSQL, Redis, workers")
     args = parser.parse_args()
 
     stack_dir = REPO_ROOT / (".stack" if args.use_running else ".stack-bench")
     env = {**os.environ, "STACK_DIR": str(stack_dir), "PORT_BASE": os.environ.get("PORT_BASE", "7700")}
+    if args.production:
+        env.setdefault("PRODUCTION_DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/aftersales_bench")
+        env.setdefault("REDIS_KEY_PREFIX", "aftersales_bench")
     if not args.use_running:
-        subprocess.run([sys.executable, "scripts/stack.py", "up"], cwd=REPO_ROOT, env=env, check=True)
+        up = [sys.executable, "scripts/stack.py", "up", *(["--production"] if args.production else [])]
+        subprocess.run(up, cwd=REPO_ROOT, env=env, check=True)
+    mode = "production (PostgreSQL, Redis, 2 Rasa + 2 action workers)" if args.production else "embedded"
+    print(f"mode: {mode}; load average before: {os.getloadavg()[0]:.2f}")
     try:
         settings = read_env(stack_dir / "env")
         bot_url = settings["BOT_URL"]

@@ -1,6 +1,7 @@
 """Starts and stops the whole stack: order system, record service, action server, Rasa.
 
     python scripts/stack.py up [--fixtures FILE ...]   # background; returns when all are healthy
+    python scripts/stack.py up --production            # the same on PostgreSQL and Redis, 2+2 workers
     python scripts/stack.py down                        # stops everything it started
     python scripts/stack.py status
 
@@ -11,6 +12,13 @@ PORT_BASE (Rasa, actions, orders, records = base, base+1, base+2, base+3) or fro
 RASA_PORT, ACTIONS_PORT, ORDERS_PORT, RECORDS_PORT; so two stacks can run side by side
 with different STACK_DIR and PORT_BASE. Secrets and database URLs already in the
 environment win over the generated ones (that is how production configures it).
+
+`--production` runs the stack the way a deployment does, on this machine's PostgreSQL and
+Redis (`production_environment`): conversations, orders, records and WeCom's state in the
+PostgreSQL database `aftersales` (created when missing; PRODUCTION_DATABASE_URL names
+another), Rasa's conversation locks and the channels' shared state in Redis, and two Rasa
+workers and two action-server workers (RASA_WORKERS, ACTION_WORKERS) that any message may
+reach. Every value already in the environment wins.
 
 The WeChat channel gets generated local values too (Token, EncodingAESKey, AppID,
 AppSecret: no real account). WECHAT_API_BASE defaults to `disabled` (no customer-service
@@ -83,6 +91,9 @@ WECOM_CALLBACK_PATH = "/webhooks/wecom/callback"
 # The web widget's secret, shared with the shop's backend that signs shopper tokens.
 WIDGET_SECRETS: dict[str, Callable[[], str]] = {"WIDGET_SECRET": lambda: secrets.token_hex(32)}
 WIDGET_DEMO_PATH = "/webhooks/widget/demo"
+DEFAULT_PRODUCTION_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/aftersales"
+DEFAULT_PRODUCTION_REDIS = ("127.0.0.1", "6379", "0")
+DEFAULT_PRODUCTION_WORKERS = "2"
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
 HOST = "127.0.0.1"
 
@@ -241,6 +252,7 @@ def service_specs(
              "--port", str(layout.ports["ACTIONS_PORT"])],
             {
                 "SANIC_HOST": HOST,
+                "ACTION_SERVER_SANIC_WORKERS": environ.get("ACTION_WORKERS") or "1",  # rasa-sdk's name
                 "ACTION_SERVER_TOKEN": keys["ACTION_SERVER_TOKEN"],
                 "ORDERS_URL": orders_url,
                 "ORDERS_TOKEN": keys["ORDERS_TOKEN"],
@@ -262,6 +274,11 @@ def service_specs(
                 "ACTION_SERVER_TOKEN": keys["ACTION_SERVER_TOKEN"],
                 "TRACKER_SQLITE_PATH": environ.get("TRACKER_SQLITE_PATH")
                 or str(directory / "tracker.db"),
+                # Several workers need a shared lock store (endpoints.production.yml);
+                # Rasa keeps one worker with its in-process lock store.
+                "SANIC_WORKERS": environ.get("RASA_WORKERS") or "1",
+                "CHANNEL_STATE_REDIS_URL": environ.get("CHANNEL_STATE_REDIS_URL", ""),
+                "CHANNEL_STATE_KEY_PREFIX": environ.get("CHANNEL_STATE_KEY_PREFIX", ""),
                 **{name: keys[name] for name in WECHAT_SECRETS},
                 "WECHAT_API_BASE": environ.get("WECHAT_API_BASE") or WECHAT_API_DISABLED,
                 "WECHAT_AES_KEY_PREVIOUS": environ.get("WECHAT_AES_KEY_PREVIOUS", ""),
@@ -282,6 +299,80 @@ def service_specs(
             240,
         ),
     ]
+
+
+def production_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """`environ` with production mode's defaults where it sets nothing: PostgreSQL for
+    every database, Redis for locks and channel state, two workers each for Rasa and the
+    action server."""
+    from sqlalchemy.engine import make_url
+
+    database_url = environ.get("PRODUCTION_DATABASE_URL") or DEFAULT_PRODUCTION_DATABASE_URL
+    database = make_url(database_url)
+    redis_host, redis_port, redis_db = DEFAULT_PRODUCTION_REDIS
+    redis_host = environ.get("REDIS_HOST") or redis_host
+    redis_port = environ.get("REDIS_PORT") or redis_port
+    redis_db = environ.get("REDIS_DB") or redis_db
+    prefix = environ.get("REDIS_KEY_PREFIX") or "aftersales"
+    defaults = {
+        "RASA_ENDPOINTS": "endpoints.production.yml",
+        "ORDERS_DATABASE_URL": database_url,
+        "RECORDS_DATABASE_URL": database_url,
+        "WECOM_STATE_DATABASE_URL": database_url,
+        "TRACKER_DB_HOST": database.host or HOST,
+        "TRACKER_DB_PORT": str(database.port or 5432),
+        "TRACKER_DB_NAME": database.database or "aftersales",
+        "TRACKER_DB_USER": database.username or "postgres",
+        "TRACKER_DB_PASSWORD": database.password or "",
+        "REDIS_HOST": redis_host,
+        "REDIS_PORT": redis_port,
+        "REDIS_DB": redis_db,
+        "REDIS_KEY_PREFIX": prefix,
+        "CHANNEL_STATE_REDIS_URL": f"redis://{redis_host}:{redis_port}/{redis_db}",
+        "CHANNEL_STATE_KEY_PREFIX": prefix,
+        "RASA_WORKERS": DEFAULT_PRODUCTION_WORKERS,
+        "ACTION_WORKERS": DEFAULT_PRODUCTION_WORKERS,
+    }
+    return {**defaults, **environ}
+
+
+def production_databases(environ: Mapping[str, str]) -> list[str]:
+    """The PostgreSQL databases the stack's services will use (Rasa's tracker included)."""
+    tracker = (
+        f"postgresql+psycopg2://{environ['TRACKER_DB_USER']}:{environ['TRACKER_DB_PASSWORD']}"
+        f"@{environ['TRACKER_DB_HOST']}:{environ['TRACKER_DB_PORT']}/{environ['TRACKER_DB_NAME']}"
+    )
+    urls = [environ["ORDERS_DATABASE_URL"], environ["RECORDS_DATABASE_URL"], tracker]
+    return list(dict.fromkeys(url for url in urls if url.startswith("postgresql")))
+
+
+def ensure_postgres_database(database_url: str) -> None:
+    """Creates the database of `database_url` on its server when it does not exist yet.
+
+    Raises:
+        StackError: The server cannot be reached.
+    """
+    import psycopg2
+    from psycopg2 import sql
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    try:
+        admin = psycopg2.connect(
+            host=url.host or HOST, port=url.port or 5432, user=url.username or "postgres",
+            password=url.password or "", dbname="postgres", connect_timeout=5,
+        )
+    except psycopg2.OperationalError as error:
+        raise StackError(f"PostgreSQL at {url.host}:{url.port or 5432} cannot be reached: {error}") from error
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (url.database,))
+            if cursor.fetchone() is None:
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(url.database)))
+                print(f"stack: created PostgreSQL database {url.database}")
+    finally:
+        admin.close()
 
 
 def widget_env(layout: StackLayout, keys: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
@@ -463,6 +554,8 @@ def main(argv: list[str] | None = None) -> int:
     up_parser = sub.add_parser("up", help="start the stack in the background")
     up_parser.add_argument("--fixtures", nargs="*", type=Path, default=None,
                            help="order fixture files (default: the demo orders)")
+    up_parser.add_argument("--production", action="store_true",
+                           help="PostgreSQL and Redis on this machine, two workers each for Rasa and actions")
     sub.add_parser("down", help="stop the stack")
     sub.add_parser("status", help="show what runs")
     args = parser.parse_args(argv)
@@ -470,7 +563,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             fixtures = [f.resolve() for f in (args.fixtures or DEFAULT_FIXTURES)]
-            up(layout, fixtures, os.environ)
+            environ: Mapping[str, str] = os.environ
+            if args.production:
+                environ = production_environment(os.environ)
+                for database_url in production_databases(environ):
+                    ensure_postgres_database(database_url)
+            up(layout, fixtures, environ)
         elif args.command == "down":
             down(layout)
         else:
