@@ -3,7 +3,7 @@
 Routes, under `/webhooks/ivr/`: `GET /` (health) and `POST /turn` (one turn of a call;
 the JSON both ways is in `channels/ivr/README.md`). The protocol is in `protocol.py`,
 what a turn means in `inbound.py`, the speakable answer in `render.py`, the per-call
-memory in `calls.py`.
+memory in `calls.py` (in the channels' shared state: any Rasa process can answer any turn).
 
 How the channel knows the bot handed the call over, or ended it: the output channel
 receives each bot message with the name of the domain response it was made from
@@ -29,6 +29,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.common.shared_state import SharedState
 from channels.http import read_limited_body
 from channels.ivr.calls import AnsweredTurn, Call, CallBook
 from channels.ivr.inbound import (
@@ -53,7 +54,7 @@ from channels.ivr.protocol import (
     token_matches,
 )
 from channels.ivr.render import OPTION_RESPONSE, OPTIONS_RESPONSE, BotMessage, speakable, turn_speech
-from channels.ivr.settings import IvrSettings
+from channels.ivr.settings import IvrConfigError, IvrSettings
 from channels.ivr.tickets import HandoffTickets
 from channels.texts import ChannelTexts
 
@@ -150,7 +151,8 @@ class IvrInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """The channel from its section of credentials.yml.
+        """The channel from its section of credentials.yml, and the shared state from the
+        environment (`CHANNEL_STATE_REDIS_URL`, `CHANNEL_STATE_KEY_PREFIX`).
 
         Raises:
             RasaException: The section is missing.
@@ -159,10 +161,19 @@ class IvrInput(InputChannel):
         """
         if not credentials:
             return cls.raise_missing_credentials_exception()
-        return cls(IvrSettings.from_credentials(credentials))
+        settings = IvrSettings.from_credentials(credentials)
+        try:
+            shared_state = SharedState.from_env()
+        except ValueError as error:
+            raise IvrConfigError(f"IVR channel: {error}") from None
+        return cls(settings, shared_state=shared_state)
 
     def __init__(
-        self, settings: IvrSettings, texts: ChannelTexts | None = None, clock: Callable[[], float] = time.time
+        self,
+        settings: IvrSettings,
+        texts: ChannelTexts | None = None,
+        clock: Callable[[], float] = time.time,
+        shared_state: SharedState | None = None,
     ) -> None:
         """Creates the channel.
 
@@ -170,11 +181,14 @@ class IvrInput(InputChannel):
             settings: The validated settings.
             texts: The channel's own texts (default: read from domain.yml now).
             clock: Unix seconds, for the freshness of turns.
+            shared_state: Where the calls' memory is kept for every Rasa process
+                (default: this process's memory, right for one process).
         """
         self.settings = settings
         self.texts = texts or ChannelTexts.load(CHANNEL_TEXTS)
         self._clock = clock
-        self.calls = CallBook()
+        self.shared_state = shared_state if shared_state is not None else SharedState()
+        self.calls = CallBook(self.shared_state)
         self.tickets = HandoffTickets(settings.records_url, settings.records_token)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
@@ -217,8 +231,10 @@ class IvrInput(InputChannel):
         bp.add_route(receive, "/turn", methods=["POST"], stream=True)
 
         @bp.listener("after_server_stop")
-        async def close_tickets(*_: Any) -> None:
+        async def close_clients(*_: Any) -> None:
             self.tickets.close()
+            if self.shared_state.shared:
+                await self.shared_state.client().close()
 
         return bp
 
@@ -230,46 +246,51 @@ class IvrInput(InputChannel):
         Returns:
             The HTTP status (200, or 409 for a turn that conflicts with the call) and body.
         """
-        call = self.calls.get(turn.call_id) or self.calls.start(turn.call_id, turn.caller)
-        if call.caller != turn.caller:
-            return _conflict("caller_changed", "the caller's number differs from the call's first turn")
-        fingerprint = turn.fingerprint()
-        answered = call.turns.get(turn.turn_id)
-        if answered is not None:
-            if answered.fingerprint != fingerprint:
-                return _conflict("turn_conflict", "this turn id was already sent with other content")
-            logger.info("ivr: a repeated turn %d of call %s joined its answer", turn.turn_id, turn.call_id)
-        elif turn.turn_id <= call.last_turn_id:
-            return _conflict("out_of_order", "a later turn of this call was already answered")
-        elif call.ended:
-            return _conflict("call_ended", "the call is over")
-        else:
-            # Found and stored without an `await` in between: one answer per turn.
-            answer = asyncio.ensure_future(self._turn(turn, call, on_new_message))
-            answered = AnsweredTurn(fingerprint, answer)
-            call.remember(turn.turn_id, answered)
-            self.calls.touch(turn.call_id, call)
         # Shielded: a platform that hangs up on the request does not cancel the turn.
-        return 200, await asyncio.shield(answered.answer)
+        return await asyncio.shield(asyncio.ensure_future(self._answer(turn, on_new_message)))
+
+    async def _answer(self, turn: Turn, on_new_message: OnNewMessage) -> tuple[int, dict[str, Any]]:
+        """`reply_to` under the call's lock: a retry waits for its turn's answer, a later
+        turn for the turns before it, on whichever process they run."""
+        async with self.calls.locked(turn.call_id):
+            call = await self.calls.get(turn.call_id) or await self.calls.start(turn.call_id, turn.caller)
+            if call.caller != turn.caller:
+                return _conflict("caller_changed", "the caller's number differs from the call's first turn")
+            fingerprint = turn.fingerprint()
+            answered = call.turns.get(turn.turn_id)
+            if answered is not None:
+                if answered.fingerprint != fingerprint:
+                    return _conflict("turn_conflict", "this turn id was already sent with other content")
+                logger.info("ivr: a repeated turn %d of call %s joined its answer",
+                            turn.turn_id, turn.call_id)
+                return 200, answered.answer
+            if turn.turn_id <= call.last_turn_id:
+                return _conflict("out_of_order", "a later turn of this call was already answered")
+            if call.ended:
+                return _conflict("call_ended", "the call is over")
+            answer = await self._turn(turn, call, on_new_message)
+            call.remember(turn.turn_id, AnsweredTurn(fingerprint, answer))
+            await self.calls.touch(turn.call_id, call)
+            return 200, answer
 
     async def _turn(self, turn: Turn, call: Call, on_new_message: OnNewMessage) -> dict[str, Any]:
-        """Runs one turn: the channel's own answer, or one bot turn; never raises."""
-        async with call.lock:
-            try:
-                inbound = interpret(turn, call.pending, call.options, self.settings.confidence_threshold)
-                if inbound.kind == "end":
-                    call.ended, call.pending = True, None
-                    return reply_json(turn, "", "hangup")
-                if inbound.kind == "repeat":
-                    return reply_json(turn, call.last_speech or self._say(NO_INPUT_RESPONSE), "continue")
-                call.pending = inbound.pending
-                if inbound.kind == "answer":
-                    call.last_speech = self._say(inbound.response, **inbound.values)
-                    return reply_json(turn, call.last_speech, "continue")
-                return await self._bot_turn(turn, call, inbound, on_new_message)
-            except Exception:
-                logger.exception("ivr: turn %d of call %s failed", turn.turn_id, turn.call_id)
-                return self._unavailable(turn, call)
+        """Runs one turn (the call's lock held): the channel's own answer, or one bot turn;
+        never raises."""
+        try:
+            inbound = interpret(turn, call.pending, call.options, self.settings.confidence_threshold)
+            if inbound.kind == "end":
+                call.ended, call.pending = True, None
+                return reply_json(turn, "", "hangup")
+            if inbound.kind == "repeat":
+                return reply_json(turn, call.last_speech or self._say(NO_INPUT_RESPONSE), "continue")
+            call.pending = inbound.pending
+            if inbound.kind == "answer":
+                call.last_speech = self._say(inbound.response, **inbound.values)
+                return reply_json(turn, call.last_speech, "continue")
+            return await self._bot_turn(turn, call, inbound, on_new_message)
+        except Exception:
+            logger.exception("ivr: turn %d of call %s failed", turn.turn_id, turn.call_id)
+            return self._unavailable(turn, call)
 
     async def _bot_turn(
         self, turn: Turn, call: Call, inbound: Inbound, on_new_message: OnNewMessage

@@ -6,7 +6,9 @@ WeChat pushes each message a shopper sends to the account's server URL
 runs exactly one bot turn per message, and answers passively (reply XML) when the bot is
 fast enough, else answers `success` and sends the answer through the customer-service
 message API. Each turn carries `{"account": {"channel": "wechat", "account_id": openid}}`
-in its metadata, which the action server trusts for identity.
+in its metadata, which the action server trusts for identity. What it remembers between
+pushes is in the channels' shared state (Redis with `CHANNEL_STATE_REDIS_URL`), so several
+Rasa processes can serve one account: one turn per push wherever its copies land.
 
 Modules: `settings` (credentials.yml), `protocol` (pure protocol functions), `delivery`
 (one turn per push), `api` (access token and customer-service messages), `channel`

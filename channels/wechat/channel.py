@@ -3,6 +3,12 @@
 Routes, under `/webhooks/wechat/`: `GET /` (health), `GET /webhook` (URL verification)
 and `POST /webhook` (message push). The protocol details are in `protocol.py`, the
 one-turn-per-push bookkeeping in `delivery.py`, the customer-service API in `api.py`.
+
+What the channel remembers between two pushes (the signed queries seen in plain mode,
+pictures waiting for their text, the numbered options shown, which process took a push)
+is in the channels' shared state (`channels.common.shared_state`): this process's memory
+by default, Redis with `CHANNEL_STATE_REDIS_URL`, so that any Rasa process can serve any
+push of any shopper.
 """
 
 from __future__ import annotations
@@ -22,11 +28,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 
+from channels.common.shared_state import SharedState
 from channels.http import read_limited_body
 from channels.text_output import NumberedTextOutput
 from channels.texts import ChannelTexts
 from channels.wechat.api import CustomerServiceApi, WeChatApiError
-from channels.wechat.delivery import MAX_ENTRIES, DeliveryBook, TtlCache
+from channels.wechat.delivery import DEDUPE_TTL_S, DeliveryBook
 from channels.wechat.protocol import (
     BOT_UNAVAILABLE_ANSWER,
     BUTTONS_PROMPT,
@@ -52,7 +59,7 @@ from channels.wechat.protocol import (
     signature_of,
     split_into_messages,
 )
-from channels.wechat.settings import WeChatSettings
+from channels.wechat.settings import WeChatConfigError, WeChatSettings
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +72,11 @@ MAX_ATTACHMENTS = 9
 # Options shown in a turn can be picked by number until this long after.
 BUTTONS_TTL_S = 3600.0
 COMPLAINT_FORM = "complaint_form"
+# The channel's maps in the shared state.
+SIGNED_BODIES_NAMESPACE = "wechat:signed_bodies"
+ATTACHMENTS_NAMESPACE = "wechat:attachments"
+BUTTONS_NAMESPACE = "wechat:buttons"
+PUSHES_NAMESPACE = "wechat:pushes"
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
@@ -100,7 +112,7 @@ class WeChatRelayOutput(OutputChannel):
         api: CustomerServiceApi | None,
         find_openid: Callable[[str], Awaitable[str | None]],
         buttons_prompt: str,
-        remember_buttons: Callable[[str, list[str]], None],
+        remember_buttons: Callable[[str, list[str]], Awaitable[None]],
     ) -> None:
         self._api = api
         self._find_openid = find_openid
@@ -127,7 +139,7 @@ class WeChatRelayOutput(OutputChannel):
         rendered, payloads = render_buttons(text, buttons, self._buttons_prompt)
         await self.send_text_message(recipient_id, rendered)
         if payloads:
-            self._remember_buttons(recipient_id, payloads)
+            await self._remember_buttons(recipient_id, payloads)
 
 
 @dataclass(frozen=True)
@@ -148,7 +160,8 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """The channel from its section of credentials.yml.
+        """The channel from its section of credentials.yml, and the shared state from the
+        environment (`CHANNEL_STATE_REDIS_URL`, `CHANNEL_STATE_KEY_PREFIX`).
 
         Raises:
             RasaException: The section is missing.
@@ -156,10 +169,19 @@ class WeChatInput(InputChannel):
         """
         if not credentials:
             return cls.raise_missing_credentials_exception()
-        return cls(WeChatSettings.from_credentials(credentials), ChannelTexts.load(TEXT_NAMES))
+        settings = WeChatSettings.from_credentials(credentials)
+        try:
+            shared_state = SharedState.from_env()
+        except ValueError as error:
+            raise WeChatConfigError(f"WeChat channel: {error}") from None
+        return cls(settings, ChannelTexts.load(TEXT_NAMES), shared_state=shared_state)
 
     def __init__(
-        self, settings: WeChatSettings, texts: ChannelTexts, clock: Callable[[], float] = time.time
+        self,
+        settings: WeChatSettings,
+        texts: ChannelTexts,
+        clock: Callable[[], float] = time.time,
+        shared_state: SharedState | None = None,
     ) -> None:
         """Creates the channel.
 
@@ -167,10 +189,14 @@ class WeChatInput(InputChannel):
             settings: The validated settings.
             texts: The channel's own texts (`protocol.TEXT_NAMES`).
             clock: Unix seconds, for the freshness of pushes and reply timestamps.
+            shared_state: Where the channel keeps what every Rasa process must see
+                (default: this process's memory, right for one process).
         """
         self.settings = settings
         self.texts = texts
         self._clock = clock
+        self.shared_state = shared_state if shared_state is not None else SharedState()
+        state = self.shared_state
         self._cryptos = [
             WeChatCrypto(settings.token, key, settings.app_id)
             for key in (settings.aes_key, settings.previous_aes_key)
@@ -181,12 +207,18 @@ class WeChatInput(InputChannel):
             if settings.delivery_enabled
             else None
         )
-        self.deliveries = DeliveryBook()
+        # With one process the book alone keeps a push to one turn; with several, the
+        # first copy of a push anywhere claims it in the shared state (delivery.py).
+        self.deliveries = DeliveryBook(
+            claims=state.map(PUSHES_NAMESPACE, DEDUPE_TTL_S) if state.shared else None
+        )
         # Plain mode signs the query, not the body: a signed query seen with one body is
         # refused with another, so a captured URL cannot carry a forged message.
-        self._signed_bodies: TtlCache[str] = TtlCache(MAX_CLOCK_SKEW_S * 2, MAX_ENTRIES)
-        self._attachments: TtlCache[list[dict[str, str | None]]] = TtlCache(ATTACHMENT_TTL_S, MAX_ENTRIES)
-        self._buttons: TtlCache[list[str]] = TtlCache(BUTTONS_TTL_S, MAX_ENTRIES)
+        self._signed_bodies = state.map(SIGNED_BODIES_NAMESPACE, MAX_CLOCK_SKEW_S * 2)
+        # Conversation id -> the pictures waiting for the shopper's next message.
+        self._attachments = state.map(ATTACHMENTS_NAMESPACE, ATTACHMENT_TTL_S)
+        # Conversation id -> the payloads of the numbered options shown last.
+        self._buttons = state.map(BUTTONS_NAMESPACE, BUTTONS_TTL_S)
         self._background: set[asyncio.Task[None]] = set()
         self._app: Any = None
         if self.api is None:
@@ -242,7 +274,7 @@ class WeChatInput(InputChannel):
             if body is None:
                 return response.text("message too large", status=413)
             try:
-                push = self._open(request.args, body)
+                push = await self._open(request.args, body)
                 message = parse_wechat_message(push.xml)
             except PushRefused as error:
                 logger.info("wechat: push refused (%s)", error)
@@ -263,6 +295,8 @@ class WeChatInput(InputChannel):
             if not first:
                 logger.info("wechat: a repeated push joined turn %s", message_id_for(key))
             texts = await delivery.passive_answer(self.settings.reply_window_s - (time.monotonic() - started))
+            if delivery.mode == "elsewhere":
+                logger.info("wechat: turn %s is another process's; answered success", message_id_for(key))
             if not texts:
                 return response.text("success")
             return self._passive_reply(texts, push)
@@ -272,9 +306,11 @@ class WeChatInput(InputChannel):
         bp.add_route(receive, "/webhook", methods=["POST"], stream=True)
 
         @bp.listener("after_server_stop")
-        async def close_api(*_: Any) -> None:
+        async def close_clients(*_: Any) -> None:
             if self.api is not None:
                 self.api.close()
+            if self.shared_state.shared:
+                await self.shared_state.client().close()
 
         return bp
 
@@ -291,7 +327,7 @@ class WeChatInput(InputChannel):
             return False
         return True
 
-    def _open(self, args: Mapping[str, Any], body: bytes) -> _Push:
+    async def _open(self, args: Mapping[str, Any], body: bytes) -> _Push:
         """Checks and decrypts the body of a push whose query is authentic.
 
         Raises:
@@ -312,10 +348,12 @@ class WeChatInput(InputChannel):
             fields = parse_xml_fields(xml)
         else:
             signature, digest = _arg(args, "signature"), hashlib.sha256(body).hexdigest()
-            seen = self._signed_bodies.get(signature)
-            if seen is not None and seen != digest:
+            if await self._signed_bodies.claim(signature):
+                await self._signed_bodies.put(signature, digest)
+            elif await self._signed_bodies.get(signature) != digest:
+                # Seen before, by any process, with another body (or an instant ago and
+                # its body not stored yet: WeChat will send it again).
                 raise PushRefused("a signed query replayed with another body")
-            self._signed_bodies.put(signature, digest)
             fields = outer
             try:
                 xml = body.decode("utf-8")
@@ -339,8 +377,8 @@ class WeChatInput(InputChannel):
             return [await self._keep_image(conversation, inbound.attachment, agent)]
         text = inbound.text
         if inbound.details.get("msg_type") == "text":
-            text = choose_button(text, self._buttons.get(conversation) or []) or text
-        attachments = self._attachments.pop(conversation)
+            text = choose_button(text, await self._buttons.get(conversation) or []) or text
+        attachments: list[dict[str, str | None]] = await self._attachments.pop(conversation) or []
         output = WeChatOutput(self.texts(BUTTONS_PROMPT))
         message = UserMessage(
             text=text,
@@ -353,7 +391,7 @@ class WeChatInput(InputChannel):
                 "account": {"channel": CHANNEL_NAME, "account_id": inbound.openid},
                 "wechat": dict(inbound.details),
                 # Channel-neutral, for complaint evidence (bot/actions/complaints.py).
-                "attachments": attachments or [],
+                "attachments": attachments,
             },
         )
         try:
@@ -361,13 +399,14 @@ class WeChatInput(InputChannel):
         except Exception as error:
             logger.error("wechat: the bot failed on message %s (%s)", message.message_id,
                          type(error).__name__)
-            if attachments:
-                self._attachments.put(conversation, attachments)
+            if attachments:  # kept for the next message, before any picture sent since
+                kept = await self._attachments.get(conversation) or []
+                await self._attachments.put(conversation, [*attachments, *kept][-MAX_ATTACHMENTS:])
             return [self.texts(BOT_UNAVAILABLE_ANSWER)]
         if output.button_payloads:
-            self._buttons.put(conversation, output.button_payloads)
+            await self._buttons.put(conversation, output.button_payloads)
         else:
-            self._buttons.pop(conversation)
+            await self._buttons.pop(conversation)
         return self._fit_one_reply(inbound.openid, split_into_messages(output.texts))
 
     def _fit_one_reply(self, openid: str, messages: list[str]) -> list[str]:
@@ -390,8 +429,10 @@ class WeChatInput(InputChannel):
         evidence = await _active_loop(agent, conversation) == COMPLAINT_FORM
         if evidence:
             attachment = {**attachment, "evidence_for": "complaint"}
-        kept = self._attachments.get(conversation) or []
-        self._attachments.put(conversation, [*kept, attachment][-MAX_ATTACHMENTS:])
+        # Read, then written: two pictures of one shopper at the same instant on two
+        # processes may keep only one of them.
+        kept = await self._attachments.get(conversation) or []
+        await self._attachments.put(conversation, [*kept, attachment][-MAX_ATTACHMENTS:])
         return self.texts(IMAGE_EVIDENCE_ANSWER if evidence else IMAGE_ANSWER)
 
     def _passive_reply(self, texts: list[str], push: _Push) -> HTTPResponse:

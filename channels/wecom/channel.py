@@ -4,7 +4,8 @@ Routes, under `/webhooks/wecom/`: `GET /` (health), `GET /callback` (URL verific
 and `POST /callback` (the signed, encrypted `kf_msg_or_event` callback). A callback only
 says that an account has news: it is answered `success` at once, and the news is pulled
 in the background (`puller.py`). The protocol details are in `protocol.py`, the API
-client in `api.py`.
+client in `api.py`. The options shown are kept in the channels' shared state
+(`CHANNEL_STATE_REDIS_URL`: Redis for several Rasa processes, else memory).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from channels.common.shared_state import SharedState
 from channels.http import read_limited_body
 from channels.state import ChannelState
 from channels.texts import ChannelTexts
@@ -33,7 +35,7 @@ from channels.wecom.protocol import (
     kf_callback,
 )
 from channels.wecom.puller import CHANNEL_NAME, KfPuller, OnNewMessage
-from channels.wecom.settings import WeComSettings
+from channels.wecom.settings import WeComConfigError, WeComSettings
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +64,8 @@ class WeComInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """The channel from its section of credentials.yml.
+        """The channel from its section of credentials.yml, and the shared state from the
+        environment (`CHANNEL_STATE_REDIS_URL`, `CHANNEL_STATE_KEY_PREFIX`).
 
         Raises:
             RasaException: The section is missing.
@@ -71,13 +74,19 @@ class WeComInput(InputChannel):
         """
         if not credentials:
             return cls.raise_missing_credentials_exception()
-        return cls(WeComSettings.from_credentials(credentials))
+        settings = WeComSettings.from_credentials(credentials)
+        try:
+            shared_state = SharedState.from_env()
+        except ValueError as error:
+            raise WeComConfigError(f"WeCom channel: {error}") from None
+        return cls(settings, shared_state=shared_state)
 
     def __init__(
         self,
         settings: WeComSettings,
         texts: ChannelTexts | None = None,
         clock: Callable[[], float] = time.time,
+        shared_state: SharedState | None = None,
     ) -> None:
         """Creates the channel; the state database is opened when pulling is enabled.
 
@@ -85,8 +94,11 @@ class WeComInput(InputChannel):
             settings: The validated settings.
             texts: The channel's own texts (default: read from domain.yml).
             clock: Unix seconds, for the freshness of callbacks.
+            shared_state: Where the options shown are kept for every Rasa process
+                (default: this process's memory).
         """
         self.settings = settings
+        self.shared_state = shared_state if shared_state is not None else SharedState()
         self.texts = texts or ChannelTexts.load(required=CHANNEL_TEXTS)
         self._clock = clock
         self._crypto = WeChatCrypto(settings.token, settings.aes_key, settings.corp_id)
@@ -156,6 +168,8 @@ class WeComInput(InputChannel):
         async def stop_pulls(*_: Any) -> None:
             if self.puller is not None:
                 await self.puller.close()
+                if self.shared_state.shared:
+                    await self.shared_state.client().close()
 
         return bp
 
@@ -168,6 +182,7 @@ class WeComInput(InputChannel):
             settings.token,
             on_new_message,
             self._tracker_store,
+            shared_state=self.shared_state,
         )
 
     def _tracker_store(self) -> Any:

@@ -7,6 +7,11 @@ The page's `next_cursor` is saved only after all its messages are finished, so a
 pulls the page again: finished messages are skipped, and a message whose turn was cut off
 is resumed from Rasa's tracker (its turn ran: the answer recorded there is sent) or run
 (it did not).
+
+The numbered options last shown to a customer are in the channels' shared state
+(`channels.common.shared_state`: memory, or Redis shared by every Rasa process), so that
+the digit answering them is understood by whichever process pulls it. The message claims
+themselves (`channels.state`) assume one process per state database.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
+from channels.common.shared_state import SharedState
 from channels.state import ChannelState, Claim
 from channels.text_output import NumberedTextOutput
 from channels.texts import ChannelTexts
-from channels.wechat.delivery import MAX_ENTRIES, TtlCache
 from channels.wechat.protocol import choose_button, render_buttons
 from channels.wecom.api import KfApi, WeComApiError
 from channels.wecom.protocol import (
@@ -42,6 +47,7 @@ logger = logging.getLogger(__name__)
 CHANNEL_NAME = "wecom"
 # Options shown in a turn can be picked by number until this long after.
 BUTTONS_TTL_S = 3600.0
+BUTTONS_NAMESPACE = "wecom:buttons"
 # Handled message ids older than the state's TTL are removed at most this often.
 EXPIRY_INTERVAL_S = 3600.0
 # A pull reads at most this many pages (1000 items each); the next callback goes on.
@@ -71,6 +77,7 @@ class KfPuller:
         on_new_message: OnNewMessage,
         tracker_store: TrackerStoreSource,
         clock: Callable[[], float] = time.monotonic,
+        shared_state: SharedState | None = None,
     ) -> None:
         """Creates the puller; nothing is pulled until `request` or `catch_up`.
 
@@ -82,6 +89,8 @@ class KfPuller:
             on_new_message: Rasa's handler of a user message (one bot turn).
             tracker_store: Gives Rasa's tracker store (None before the agent is loaded).
             clock: Monotonic seconds, for the expiry of handled ids.
+            shared_state: Where the options shown are kept for every Rasa process
+                (default: this process's memory).
         """
         self.api = api
         self.state = state
@@ -91,7 +100,8 @@ class KfPuller:
         self._on_new_message = on_new_message
         self._tracker_store = tracker_store
         self._clock = clock
-        self._buttons: TtlCache[list[str]] = TtlCache(BUTTONS_TTL_S, MAX_ENTRIES)
+        # Conversation id -> the payloads of the numbered options shown last.
+        self._buttons = (shared_state or SharedState()).map(BUTTONS_NAMESPACE, BUTTONS_TTL_S)
         self._expired_at: float | None = None
 
     def request(self, open_kfid: str, token: str) -> None:
@@ -171,7 +181,7 @@ class KfPuller:
             return [self._texts(inbound.text)]
         text = inbound.text
         if inbound.kind == "turn":
-            text = choose_button(text, self._buttons.get(conversation) or []) or text
+            text = choose_button(text, await self._buttons.get(conversation) or []) or text
         output = WeComOutput(self._texts("utter_channel_pick_by_number"))
         message = UserMessage(
             text=text,
@@ -190,7 +200,7 @@ class KfPuller:
         except Exception as error:
             logger.error("wecom: the bot failed on message %s (%s)", message_id, type(error).__name__)
             return [self._texts("utter_channel_bot_unavailable")]
-        self._remember_buttons(conversation, output.button_payloads)
+        await self._remember_buttons(conversation, output.button_payloads)
         return output.texts
 
     async def _answer_in_tracker(self, conversation: str, message_id: str) -> list[str] | None:
@@ -214,14 +224,14 @@ class KfPuller:
                 text, shown = render_buttons(event.text, event.data.get("buttons") or [], prompt)
                 texts.append(text)
                 payloads = shown or payloads
-        self._remember_buttons(conversation, payloads)
+        await self._remember_buttons(conversation, payloads)
         return texts
 
-    def _remember_buttons(self, conversation: str, payloads: list[str]) -> None:
+    async def _remember_buttons(self, conversation: str, payloads: list[str]) -> None:
         if payloads:
-            self._buttons.put(conversation, payloads)
+            await self._buttons.put(conversation, payloads)
         else:
-            self._buttons.pop(conversation)
+            await self._buttons.pop(conversation)
 
     async def _deliver(self, inbound: Inbound, texts: list[str]) -> None:
         """Sends the answer; a refusal is logged (the turn is not repeated for it)."""

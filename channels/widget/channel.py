@@ -8,10 +8,20 @@ Unlike Rasa's `socketio` channel, the browser never names the conversation: the 
 picks it at connect and binds it into a session token only the server can sign, so
 knowing a conversation id gives no way into it. Every socket of a conversation is in a
 socket.io room named by the conversation id; the bot's answers go to that room.
+
+Several Rasa processes (Sanic workers, replicas) can serve the widget: the duplicate
+filter is in the channels' shared state (`channels.common.shared_state`: this process's
+memory by default, Redis with `CHANNEL_STATE_REDIS_URL`), and with Redis the socket.io
+server shares its rooms through Redis pub/sub (`socketio.AsyncRedisManager`), so an answer
+emitted by one process reaches the conversation's sockets connected to any other. A
+socket itself lives on the process it connected to: its long-polling requests must reach
+that process (sticky sessions) or it must use the websocket transport.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import time
@@ -23,11 +33,11 @@ from rasa.core.channels.socketio import SocketBlueprint
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
+from channels.common.shared_state import REDIS_TIMEOUT_S, SharedState
 from channels.texts import ChannelTexts
-from channels.wechat.delivery import TtlCache
 from channels.widget.pages import (
     BUNDLE_MISSING,
     DEMO_TEMPLATE,
@@ -47,7 +57,7 @@ from channels.widget.protocol import (
     parse_user_uttered,
     render_bot_message,
 )
-from channels.widget.settings import WidgetSettings
+from channels.widget.settings import WidgetConfigError, WidgetSettings
 from channels.widget.tokens import (
     ACCOUNT_ID_PATTERN,
     ConnectRefused,
@@ -70,6 +80,9 @@ MAX_PACKET_BYTES = 64 * 1024
 # A widget resends an unacknowledged message after a reconnect, within seconds.
 DEDUPE_TTL_S = 600.0
 MAX_DEDUPE_ENTRIES = 10_000
+# The channel's map in the shared state, and its socket.io pub/sub channel in Redis.
+SEEN_NAMESPACE = "widget:seen"
+SOCKETIO_NAMESPACE = "widget:socketio"
 DEMO_TOKEN_TTL_S = 1800
 
 TEXT_NAMES = {
@@ -118,7 +131,8 @@ class WidgetInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
-        """The channel from its section of credentials.yml.
+        """The channel from its section of credentials.yml, and the shared state from the
+        environment (`CHANNEL_STATE_REDIS_URL`, `CHANNEL_STATE_KEY_PREFIX`).
 
         Raises:
             RasaException: The section is missing.
@@ -127,14 +141,26 @@ class WidgetInput(InputChannel):
         """
         if not credentials:
             return cls.raise_missing_credentials_exception()
-        return cls(WidgetSettings.from_credentials(credentials))
+        settings = WidgetSettings.from_credentials(credentials)
+        try:
+            shared_state = SharedState.from_env()
+        except ValueError as error:
+            raise WidgetConfigError(f"Web widget: {error}") from None
+        return cls(settings, shared_state=shared_state)
 
-    def __init__(self, settings: WidgetSettings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: WidgetSettings,
+        clock: Callable[[], float] = time.time,
+        shared_state: SharedState | None = None,
+    ) -> None:
         """Creates the channel.
 
         Args:
             settings: The validated settings.
             clock: Unix seconds, for token expiry.
+            shared_state: Where the channel keeps what every Rasa process must see
+                (default: this process's memory, right for one process).
 
         Raises:
             ChannelTextsError: domain.yml lacks one of the channel's texts.
@@ -145,8 +171,12 @@ class WidgetInput(InputChannel):
         self._session_key = session_key(settings.secret)
         self.texts = ChannelTexts.load(required=TEXT_NAMES.values())
         self._demo_template = DEMO_TEMPLATE.read_text(encoding="utf-8") if settings.demo_page else None
+        self.shared_state = shared_state if shared_state is not None else SharedState()
         self.sio: AsyncServer | None = None
-        self._seen: TtlCache[bool] = TtlCache(DEDUPE_TTL_S, MAX_DEDUPE_ENTRIES)
+        # The messages taken, by any process: a widget resends after a reconnect, which
+        # may reach another process.
+        self._seen = self.shared_state.map(SEEN_NAMESPACE, DEDUPE_TTL_S, MAX_DEDUPE_ENTRIES)
+        # Per process: `bot_typing` follows this process's turns of a conversation.
         self._turns_in_flight: dict[str, int] = {}
         if not WIDGET_BUNDLE.is_file():
             logger.warning("widget: %s", BUNDLE_MISSING)
@@ -159,6 +189,7 @@ class WidgetInput(InputChannel):
         """The HTTP routes, and the socket.io server attached to the app at SOCKETIO_PATH."""
         sio = AsyncServer(
             async_mode="sanic",
+            client_manager=self._client_manager(),
             # The Origin is checked at connect (see `_connect`), so that a refused page gets
             # the reason; nothing is readable before that, and no cookies are used.
             cors_allowed_origins=lambda origin, environ: True,
@@ -193,7 +224,26 @@ class WidgetInput(InputChannel):
         sio.on("connect", connect)
         sio.on("user_uttered", user_uttered)
         # Rasa's `session_request` (a browser-chosen `session_id`) has no handler: ignored.
+
+        @bp.listener("after_server_stop")
+        async def close_clients(*_: Any) -> None:
+            await _stop_pubsub(sio)
+            if self.shared_state.shared:
+                await self.shared_state.client().close()
+
         return bp
+
+    def _client_manager(self) -> AsyncRedisManager | None:
+        """With Redis, the socket.io rooms shared by every process; else this process's own."""
+        state = self.shared_state
+        if state.redis_url is None:
+            return None
+        # No read timeout: the subscriber's connection waits for messages indefinitely.
+        return AsyncRedisManager(
+            state.redis_url,
+            channel=f"{state.key_prefix}:{SOCKETIO_NAMESPACE}",
+            redis_options={"socket_connect_timeout": REDIS_TIMEOUT_S},
+        )
 
     # -- connect
 
@@ -264,10 +314,9 @@ class WidgetInput(InputChannel):
             return
         key = dedupe_key(session.conversation_id, message.client_message_id)
         message_id = message_id_for(session.conversation_id, message.client_message_id)
-        if self._seen.get(key) is not None:
+        if not await self._seen.claim(key):  # atomic across processes: one turn per message
             logger.info("widget: %s: duplicate of message %s ignored", session.conversation_id, message_id)
             return
-        self._seen.put(key, True)  # no await since the lookup: one turn per message
         await self._turn(sid, session, message, message_id, on_new_message)
 
     async def _turn(
@@ -300,7 +349,8 @@ class WidgetInput(InputChannel):
         except Exception as error:
             logger.error("widget: %s: the bot failed on message %s (%s)", conversation, message_id,
                          type(error).__name__)
-            self._seen.pop(dedupe_key(conversation, message.client_message_id))  # a resend may try again
+            # A resend may try again, on any process.
+            await self._seen.pop(dedupe_key(conversation, message.client_message_id))
             await self._error(sid, "bot_unavailable")
         finally:
             await self._typing(conversation, started=False)
@@ -342,6 +392,23 @@ class WidgetInput(InputChannel):
         return response.html(
             demo_page_html(self._demo_template, origin, account, token), headers=demo_page_headers(origin)
         )
+
+
+async def _stop_pubsub(sio: AsyncServer) -> None:
+    """Stops the Redis subscriber task of a shared socket.io server (python-socketio keeps
+    it in its manager's `thread` and never stops it itself) and closes its connections."""
+    manager = sio.manager
+    if not isinstance(manager, AsyncRedisManager):
+        return
+    listener = getattr(manager, "thread", None)
+    if isinstance(listener, asyncio.Task) and not listener.done():
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    if manager.pubsub is not None:
+        await manager.pubsub.reset()
+    if manager.redis is not None:
+        await manager.redis.close()
 
 
 def _masked(account_id: str) -> str:

@@ -11,6 +11,7 @@ import yaml
 from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
+from channels.common.shared_state import SharedState
 from channels.ivr import IvrInput
 from channels.ivr.settings import (
     DEFAULT_CONFIDENCE_THRESHOLD,
@@ -101,6 +102,20 @@ def test_rasa_builds_the_channel_from_the_projects_credentials_file(
     [ivr] = [channel for channel in channels if isinstance(channel, IvrInput)]
     assert ivr.settings.token == TOKEN
     assert ivr.settings.records_url == "http://127.0.0.1:5061"
+
+
+def test_the_calls_memory_is_where_the_environment_says(credentials_environment: pytest.MonkeyPatch) -> None:
+    credentials_environment.delenv("CHANNEL_STATE_REDIS_URL", raising=False)
+    credentials_environment.delenv("CHANNEL_STATE_KEY_PREFIX", raising=False)
+    channel = IvrInput.from_credentials(VALID)
+    assert isinstance(channel, IvrInput) and channel.shared_state == SharedState(None, "aftersales")
+    credentials_environment.setenv("CHANNEL_STATE_REDIS_URL", "redis://redis:6379/1")
+    credentials_environment.setenv("CHANNEL_STATE_KEY_PREFIX", "shop7")
+    channel = IvrInput.from_credentials(VALID)
+    assert isinstance(channel, IvrInput) and channel.shared_state == SharedState("redis://redis:6379/1", "shop7")
+    credentials_environment.setenv("CHANNEL_STATE_REDIS_URL", "http://redis:6379")
+    with pytest.raises(IvrConfigError, match="CHANNEL_STATE_REDIS_URL must be a redis:// URL"):
+        IvrInput.from_credentials(VALID)
 
 
 @pytest.mark.parametrize("variable", ["IVR_TOKEN", "RECORDS_SERVICE_URL", "RECORDS_TOKEN"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from channels.common.shared_state import SharedState
 from channels.wechat.delivery import DeliveryBook, TtlCache
 
 
@@ -113,6 +114,36 @@ async def test_an_answer_is_pushed_when_the_connection_drops_just_as_the_turn_en
     await asyncio.gather(waiting, return_exceptions=True)
     await asyncio.sleep(0)
     assert (waiting.cancelled(), turns.pushed) == (True, [["您好，订单已发货。"]])
+
+
+async def test_a_push_another_process_claimed_runs_no_turn_here_and_is_answered_there() -> None:
+    claims = SharedState().map("wechat:pushes", ttl_s=600)  # one map, as Redis is for two processes
+    turns, there, here = Turns(), DeliveryBook(claims=claims), DeliveryBook(claims=claims)
+    theirs, _ = there.get_or_start("msg:1", turns.turn, turns.push)
+    ours, first = here.get_or_start("msg:1", turns.turn, turns.push)
+    retry, again = here.get_or_start("msg:1", turns.turn, turns.push)
+    assert (first, again, retry is ours) == (True, False, True)
+    # Answered (`success`) at once although the turn is still running, there.
+    assert await asyncio.wait_for(ours.passive_answer(5.0), 1.0) is None
+    assert await asyncio.wait_for(retry.passive_answer(5.0), 1.0) is None
+    assert (ours.mode, await ours.task) == ("elsewhere", None)
+    turns.release.set()
+    assert await theirs.passive_answer(1.0) == ["您好，订单已发货。"]
+    await asyncio.sleep(0)
+    assert (turns.started, turns.pushed, theirs.mode) == (1, [], "passive")
+
+
+async def test_the_process_that_claimed_a_push_pushes_the_answer_nobody_waits_for() -> None:
+    claims = SharedState().map("wechat:pushes", ttl_s=600)
+    turns, there, here = Turns(), DeliveryBook(claims=claims), DeliveryBook(claims=claims)
+    theirs, _ = there.get_or_start("msg:1", turns.turn, turns.push)
+    assert await theirs.passive_answer(0.01) is None  # WeChat gave up on the first copy there
+    ours, _ = here.get_or_start("msg:1", turns.turn, turns.push)  # its retry reaches this process
+    assert await ours.passive_answer(5.0) is None
+    turns.release.set()
+    await theirs.task
+    await asyncio.sleep(0)
+    assert (theirs.mode, ours.mode, turns.started, turns.pushed) == ("push", "elsewhere", 1, [["您好，订单已发货。"]])
 
 
 def test_ttl_cache_expires_and_bounds_its_entries() -> None:

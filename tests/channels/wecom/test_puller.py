@@ -1,13 +1,16 @@
 """Pulling with kf/sync_msg against a local fake of WeCom, with a recording bot in place of
 Rasa's agent: one turn per message however often it is pulled, answers by kf/send_msg,
 and a restart (a fresh puller over the same state database) that neither loses nor
-repeats a message."""
+repeats a message. Options shown live in the shared state: two pullers (two Rasa processes)
+on the real local Redis (`TEST_REDIS_URL` overrides) understand each other's."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -17,6 +20,7 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, Event, UserUttered
 
+from channels.common.shared_state import SharedState
 from channels.state import ChannelState
 from channels.texts import ChannelTexts
 from channels.wecom.api import KfApi
@@ -26,6 +30,8 @@ from channels.wecom.puller import KfPuller
 from tests.fixtures.fake_wecom import FAKE_CORP_ID, FAKE_OPEN_KFID, FAKE_SECRET, FAKE_TOKEN, FakeWeCom
 
 TEXTS = ChannelTexts.load(required=CHANNEL_TEXTS)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+DOWN_REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
 MENU = [{"title": "查询退款进度", "payload": "/check_refund_status"}, {"title": "申请退货", "payload": "/request_return"}]
 
 
@@ -77,9 +83,10 @@ def state_url(tmp_path: Path) -> str:
 def make_puller(fake_wecom: FakeWeCom, bot: RecordingBot, state_url: str) -> Iterator[Any]:
     made: list[KfPuller] = []
 
-    def make() -> KfPuller:
+    def make(shared_state: SharedState | None = None) -> KfPuller:
         api = KfApi(fake_wecom.url, FAKE_CORP_ID, FAKE_SECRET, backoff_s=0.01)
-        puller = KfPuller(api, ChannelState(state_url, "wecom"), TEXTS, FAKE_TOKEN, bot, lambda: bot)
+        puller = KfPuller(api, ChannelState(state_url, "wecom"), TEXTS, FAKE_TOKEN, bot, lambda: bot,
+                          shared_state=shared_state)
         made.append(puller)
         return puller
 
@@ -87,6 +94,18 @@ def make_puller(fake_wecom: FakeWeCom, bot: RecordingBot, state_url: str) -> Ite
     for puller in made:
         puller.api.close()
         puller.state.close()
+
+
+@pytest.fixture
+async def redis_prefix() -> AsyncIterator[str]:
+    """A key prefix of the test's own in the real Redis; its keys are deleted afterwards."""
+    prefix = f"test-wecom-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    client = SharedState(REDIS_URL, prefix).client()
+    keys = [key async for key in client.scan_iter(f"{prefix}:*")]
+    if keys:
+        await client.delete(*keys)
+    await client.close()
 
 
 async def pull_now(puller: KfPuller, fake: FakeWeCom) -> None:
@@ -288,3 +307,43 @@ async def test_without_wecom_the_cursor_stays_and_the_next_callback_pulls_again(
     assert bot.turns == [] and puller.state.cursor(FAKE_OPEN_KFID) == ""
     await pull_now(puller, fake_wecom)
     assert [turn.text for turn in bot.turns] == ["你好"]
+
+
+async def test_options_shown_by_one_process_are_picked_by_number_on_the_other(
+    fake_wecom: FakeWeCom, bot: RecordingBot, make_puller: Any, redis_prefix: str
+) -> None:
+    one, other = SharedState(REDIS_URL, redis_prefix), SharedState(REDIS_URL, redis_prefix)
+    try:
+        first, second = make_puller(one), make_puller(other)
+        fake_wecom.customer_sends("wm_zhang", "怎么弄")
+        await pull_now(first, fake_wecom)
+        assert fake_wecom.sent[-1].content == "请问您想办理哪项？\n请回复数字选择：\n1. 查询退款进度\n2. 申请退货"
+        fake_wecom.customer_sends("wm_zhang", "2")
+        await pull_now(second, fake_wecom)
+        assert bot.turns[-1].text == "/request_return"
+        fake_wecom.customer_sends("wm_zhang", "2")  # answered, on either process: a digit again
+        await pull_now(first, fake_wecom)
+        assert bot.turns[-1].text == "2"
+        assert [turn.text for turn in bot.turns] == ["怎么弄", "/request_return", "2"]
+        assert len(fake_wecom.sent) == 3
+    finally:
+        await one.client().close()
+        await other.client().close()
+
+
+async def test_with_redis_down_every_message_still_gets_its_turn_and_answer(
+    fake_wecom: FakeWeCom, bot: RecordingBot, make_puller: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    down = SharedState(DOWN_REDIS_URL, f"test-down-{uuid.uuid4().hex[:8]}")
+    try:
+        puller = make_puller(down)
+        fake_wecom.customer_sends("wm_zhang", "怎么弄")
+        fake_wecom.customer_sends("wm_zhang", "1")
+        await pull_now(puller, fake_wecom)
+    finally:
+        await down.client().close()
+    assert [turn.text for turn in bot.turns] == ["怎么弄", "1"]  # the options were not kept
+    assert [message.content for message in fake_wecom.sent] == [
+        "请问您想办理哪项？\n请回复数字选择：\n1. 查询退款进度\n2. 申请退货", "收到：1\n\n还有其他问题吗？",
+    ]
+    assert "Redis unreachable" in caplog.text

@@ -10,6 +10,7 @@ import pytest
 from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
+from channels.common.shared_state import SharedState
 from channels.widget import WidgetInput
 from channels.widget.settings import WidgetConfigError, WidgetSettings, parse_flag, parse_origins
 from tests.fixtures.credentials import CREDENTIALS_ENVIRONMENT
@@ -89,6 +90,20 @@ def test_rasa_builds_the_channel_from_credentials_yml(monkeypatch: pytest.Monkey
     widget = next(channel for channel in channels if isinstance(channel, WidgetInput))
     assert widget.settings == WidgetSettings(SECRET, ("https://shop.example.com",), demo_page=True)
     assert widget.url_prefix() == "widget"
+
+
+def test_the_shared_state_is_where_the_environment_says(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHANNEL_STATE_REDIS_URL", raising=False)
+    monkeypatch.delenv("CHANNEL_STATE_KEY_PREFIX", raising=False)
+    channel = WidgetInput.from_credentials(VALID)
+    assert isinstance(channel, WidgetInput) and channel.shared_state == SharedState(None, "aftersales")
+    monkeypatch.setenv("CHANNEL_STATE_REDIS_URL", "redis://redis:6379/1")
+    monkeypatch.setenv("CHANNEL_STATE_KEY_PREFIX", "shop7")
+    channel = WidgetInput.from_credentials(VALID)
+    assert isinstance(channel, WidgetInput) and channel.shared_state == SharedState("redis://redis:6379/1", "shop7")
+    monkeypatch.setenv("CHANNEL_STATE_REDIS_URL", "http://redis:6379")
+    with pytest.raises(WidgetConfigError, match="CHANNEL_STATE_REDIS_URL must be a redis:// URL"):
+        WidgetInput.from_credentials(VALID)
 
 
 @pytest.mark.parametrize("unset", ["WIDGET_SECRET", "WIDGET_ALLOWED_ORIGINS", "WIDGET_DEMO_PAGE"])
