@@ -188,7 +188,7 @@ async def test_the_second_message_in_a_row_not_understood_offers_every_task(doma
 
 
 async def test_the_third_message_in_a_row_not_understood_goes_to_a_person(
-    domain: DomainDict, action_services: Services
+    domain: DomainDict, open_hours: Services
 ) -> None:
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
@@ -199,7 +199,7 @@ async def test_the_third_message_in_a_row_not_understood_goes_to_a_person(
 
     events = await ActionNotUnderstood().run(dispatcher, tracker, domain)
 
-    [handoff] = stored_records(action_services.records, tracker.sender_id)
+    [handoff] = stored_records(open_hours.records, tracker.sender_id)
     assert (handoff["kind"], handoff["details"]["reason"]) == ("handoff", "repeated_failure")
     assert [message["response"] for message in said(dispatcher)] == [
         "utter_not_understood_handover",

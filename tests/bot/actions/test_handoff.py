@@ -20,6 +20,7 @@ from bot.actions.records_client import RecordsClient
 from bot.actions.services import Services
 from bot.policy import Policy
 from tests.fixtures.actions import (
+    DESK_OPEN_AT,
     beijing_today_at,
     bot_event,
     fixed_clock,
@@ -32,14 +33,8 @@ from tests.fixtures.actions import (
     verified_slots,
 )
 
-OPEN = beijing_today_at(10)
 # Whatever form was running ends: a person takes it from here.
 CLOSES_THE_FORM = [ActiveLoop(None), SlotSet("requested_slot", None)]
-
-
-@pytest.fixture
-def open_hours(action_services: Services) -> Services:
-    return install_services(action_services, clock=fixed_clock(OPEN))
 
 
 @pytest.mark.parametrize(
@@ -164,7 +159,7 @@ async def test_the_reason_and_priority_come_from_the_intent(
         "HANDOFF-PRIORITY",
     )
     assert (details["reason"], details["priority"], details["callback_at"]) == (reason, priority, None)
-    assert datetime.fromisoformat(details["due_at"]) == OPEN + timedelta(minutes=sla_minutes)
+    assert datetime.fromisoformat(details["due_at"]) == DESK_OPEN_AT + timedelta(minutes=sla_minutes)
     assert [message["response"] for message in said(dispatcher)] == responses
     assert said(dispatcher)[-1]["ticket_id"] == details["ticket_id"]
     assert events == CLOSES_THE_FORM
@@ -334,7 +329,7 @@ async def test_on_a_relayed_channel_without_an_agent_online_the_bot_goes_on(
         {
             "response": "utter_handoff_no_agent_online",
             "ticket_id": record["details"]["ticket_id"],
-            "due_at": (OPEN + timedelta(minutes=30)).strftime("%m月%d日 %H:%M"),
+            "due_at": (DESK_OPEN_AT + timedelta(minutes=30)).strftime("%m月%d日 %H:%M"),
         }
     ]
     assert events == CLOSES_THE_FORM  # not paused: nobody would answer

@@ -130,7 +130,7 @@ async def test_the_example_in_a_question_is_never_a_valid_answer(domain: DomainD
 
 
 async def test_phone_digits_asked_twice_without_an_answer_go_to_a_person(
-    action_services: Services, domain: DomainDict
+    open_hours: Services, domain: DomainDict
 ) -> None:
     dispatcher = CollectingDispatcher()
     tracker = form_tracker(
@@ -150,7 +150,7 @@ async def test_phone_digits_asked_twice_without_an_answer_go_to_a_person(
         SlotSet("requested_slot", None),  # the form's own "nothing left to ask"
     ]
     assert [m["response"] for m in said(dispatcher)] == ["utter_question_handed_over", "utter_handoff_queued"]
-    [handoff] = stored_records(action_services.records, tracker.sender_id)
+    [handoff] = stored_records(open_hours.records, tracker.sender_id)
     assert (handoff["kind"], handoff["details"]["reason"]) == ("handoff", "repeated_failure")
 
 
@@ -192,7 +192,7 @@ async def test_a_message_that_fills_nothing_is_left_for_its_own_rule(
 
 
 async def test_a_question_ignored_twice_is_given_up_when_the_form_comes_back(
-    action_services: Services, domain: DomainDict
+    open_hours: Services, domain: DomainDict
 ) -> None:
     dispatcher = CollectingDispatcher()
     tracker = make_tracker(
