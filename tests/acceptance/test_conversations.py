@@ -7,6 +7,7 @@ shopper through Rasa's REST webhook and checks what the bot said and what it rec
 
 from __future__ import annotations
 
+from rasa_server.turn_timeouts import MAX_REMOTE_ACTIONS_PER_TURN
 from tests.fixtures.conversation import Conversation, repeats_three_times
 from tests.fixtures.stack import Stack
 
@@ -145,3 +146,15 @@ def test_digits_for_one_order_are_not_tried_on_the_next(running_stack: Stack) ->
 
     assert "后四位" in reply  # asked for this order's owner
     assert [r["outcome"] for r in chat.records("identity_check")] == ["verified"]
+
+
+def test_no_turn_calls_the_action_server_more_often_than_the_lock_allows_for(running_stack: Stack) -> None:
+    # A return from the opening line to its filing: every form step, then the decision.
+    chat = Conversation(running_stack)
+    for text in ("你好 我买的东西想退了", "8800001001", "5555", "1", "没拆过 完好的", "是的", "谢谢"):
+        chat.say(text)
+
+    calls = chat.action_server_calls_per_turn()
+
+    assert len(calls) == 7 and max(calls) >= 2
+    assert max(calls) <= MAX_REMOTE_ACTIONS_PER_TURN, calls
