@@ -26,7 +26,7 @@ from typing import Any, Protocol
 import redis.asyncio as redis_asyncio
 from redis.exceptions import RedisError
 
-from channels.wechat.delivery import MAX_ENTRIES, TtlCache
+from channels.common.ttl_cache import MAX_ENTRIES, TtlCache
 
 logger = logging.getLogger(__name__)
 
