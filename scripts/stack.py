@@ -36,6 +36,11 @@ gets the record service's URL and token, where the IVR channel reads a transfer'
 
 The web widget gets a generated WIDGET_SECRET, its demo page (WIDGET_DEMO_PAGE=true) and
 the stack's own origin as the allowed one (WIDGET_ALLOWED_ORIGINS).
+
+Rasa runs as `python -m rasa_server run` with bot/models/aftersales.tar.gz. For the
+benchmark's stock Rasa (scripts/benchmark.py), RASA_LAUNCHER=rasa runs Rasa's own CLI,
+`python -m rasa run`, without the project's fixes, and RASA_MODEL names another model
+(a path, relative to the repository or absolute).
 """
 
 from __future__ import annotations
@@ -94,6 +99,8 @@ WIDGET_DEMO_PATH = "/webhooks/widget/demo"
 DEFAULT_PRODUCTION_DATABASE_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/aftersales"
 DEFAULT_PRODUCTION_REDIS = ("127.0.0.1", "6379", "0")
 DEFAULT_PRODUCTION_WORKERS = "2"
+# The module Rasa runs as (RASA_LAUNCHER): the project's launcher, or stock Rasa's CLI.
+RASA_LAUNCHERS = ("rasa_server", "rasa")
 DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
 HOST = "127.0.0.1"
 
@@ -194,6 +201,27 @@ def local_secrets(layout: StackLayout, environ: Mapping[str, str]) -> dict[str, 
     return {name: environ.get(name) or stored[name] for name in generators}
 
 
+def rasa_model_path(environ: Mapping[str, str]) -> Path:
+    """The model Rasa serves: RASA_MODEL (relative to the repository) or the project's."""
+    value = environ.get("RASA_MODEL", "").strip()
+    if not value:
+        return MODEL_PATH
+    path = Path(value)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def rasa_launcher(environ: Mapping[str, str]) -> str:
+    """The module Rasa runs as: RASA_LAUNCHER, by default the project's `rasa_server`.
+
+    Raises:
+        StackError: RASA_LAUNCHER is neither `rasa_server` nor `rasa`.
+    """
+    launcher = environ.get("RASA_LAUNCHER", "").strip() or RASA_LAUNCHERS[0]
+    if launcher not in RASA_LAUNCHERS:
+        raise StackError(f"RASA_LAUNCHER must be one of {', '.join(RASA_LAUNCHERS)}, not {launcher!r}")
+    return launcher
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     """How to start one service and how to tell it is ready."""
@@ -264,8 +292,8 @@ def service_specs(
         ),
         ServiceSpec(
             "rasa",
-            [python, "-m", "rasa_server", "run", "--enable-api", "--auth-token", keys["RASA_TOKEN"],
-             "--model", str(MODEL_PATH),
+            [python, "-m", rasa_launcher(environ), "run", "--enable-api", "--auth-token", keys["RASA_TOKEN"],
+             "--model", str(rasa_model_path(environ)),
              "--endpoints", environ.get("RASA_ENDPOINTS") or "endpoints.yml",
              "--credentials", "credentials.yml",
              "--interface", HOST, "--port", str(layout.ports["RASA_PORT"])],
@@ -471,8 +499,11 @@ def up(layout: StackLayout, fixtures: list[Path], environ: Mapping[str, str]) ->
     for fixture in fixtures:
         if not fixture.exists():
             raise StackError(f"fixture file not found: {fixture}")
-    if not MODEL_PATH.exists():
-        raise StackError(f"no trained model at {MODEL_PATH}; run `make setup` first")
+    rasa_launcher(environ)
+    model = rasa_model_path(environ)
+    if not model.exists():
+        hint = "run `make setup` first" if model == MODEL_PATH else "train it first"
+        raise StackError(f"no trained model at {model}; {hint}")
     layout.logs.mkdir(parents=True, exist_ok=True)
     keys = local_secrets(layout, environ)
     write_agents_file(layout, keys)

@@ -4,7 +4,11 @@ The inputs are the config, the domain, the training data and the project's own N
 components and jieba dictionary (Rasa's own fingerprint does not see changes to custom
 component code). Their hash is kept beside the model.
 
-Usage: python scripts/train.py [--if-needed]
+With --stock it trains instead the benchmark's stock Rasa 3.6 model: the same domain and
+data with `scripts/bench_configs/stock.yml` (Rasa's default pipeline and policies), into
+bot/models/stock/, fingerprinted the same way (`scripts/benchmark.py` trains it when needed).
+
+Usage: python scripts/train.py [--if-needed] [--stock]
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import argparse
 import hashlib
 import subprocess
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -22,11 +28,19 @@ MODEL_PATH = MODELS_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT_PATH = MODELS_DIR / f"{MODEL_NAME}.fingerprint"
 INPUTS = ["config.yml", "domain.yml", "requirements.lock", "bot/data", "bot/nlu"]
 
+# The benchmark's stock Rasa: no project components, so bot/nlu is not an input.
+STOCK_CONFIG = "scripts/bench_configs/stock.yml"
+STOCK_MODELS_DIR = MODELS_DIR / "stock"
+STOCK_MODEL_NAME = "aftersales-stock"
+STOCK_MODEL_PATH = STOCK_MODELS_DIR / f"{STOCK_MODEL_NAME}.tar.gz"
+STOCK_FINGERPRINT_PATH = STOCK_MODELS_DIR / f"{STOCK_MODEL_NAME}.fingerprint"
+STOCK_INPUTS = [STOCK_CONFIG, "domain.yml", "requirements.lock", "bot/data"]
 
-def input_files() -> list[Path]:
+
+def input_files(inputs: Sequence[str] = INPUTS) -> list[Path]:
     """Every file the trained model depends on, in a stable order."""
     files: list[Path] = []
-    for name in INPUTS:
+    for name in inputs:
         path = REPO_ROOT / name
         if path.is_dir():
             files.extend(
@@ -37,37 +51,60 @@ def input_files() -> list[Path]:
     return sorted(files)
 
 
-def fingerprint() -> str:
+def fingerprint(inputs: Sequence[str] = INPUTS) -> str:
     """A hash of the names and contents of the model's inputs."""
     digest = hashlib.sha256()
-    for path in input_files():
+    for path in input_files(inputs):
         digest.update(str(path.relative_to(REPO_ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def is_up_to_date(current: str) -> bool:
-    """True when a model exists and was trained from exactly these inputs."""
-    return MODEL_PATH.exists() and FINGERPRINT_PATH.exists() and (
-        FINGERPRINT_PATH.read_text().strip() == current
+def is_up_to_date(current: str, model_path: Path | None = None, fingerprint_path: Path | None = None) -> bool:
+    """True when a model exists and was trained from exactly these inputs (by default
+    the project's model)."""
+    model_path = model_path or MODEL_PATH
+    fingerprint_path = fingerprint_path or FINGERPRINT_PATH
+    return model_path.exists() and fingerprint_path.exists() and (
+        fingerprint_path.read_text().strip() == current
     )
 
 
-def train() -> None:
-    """Runs `rasa train` into bot/models/aftersales.tar.gz."""
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+def train(config: str = "config.yml", out_dir: Path = MODELS_DIR, name: str = MODEL_NAME) -> None:
+    """Runs `rasa train` into `out_dir`/`name`.tar.gz (default bot/models/aftersales.tar.gz)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "rasa", "train",
-        "--config", "config.yml", "--domain", "domain.yml", "--data", "bot/data",
-        "--out", str(MODELS_DIR), "--fixed-model-name", MODEL_NAME, "--force",
+        "--config", config, "--domain", "domain.yml", "--data", "bot/data",
+        "--out", str(out_dir), "--fixed-model-name", name, "--force",
     ]
     subprocess.run(command, cwd=REPO_ROOT, check=True)
 
 
+def train_stock(if_needed: bool = True) -> float | None:
+    """Trains the stock model (when its inputs changed, with `if_needed`); returns the
+    seconds training took, or None when the model was up to date."""
+    current = fingerprint(STOCK_INPUTS)
+    if if_needed and is_up_to_date(current, STOCK_MODEL_PATH, STOCK_FINGERPRINT_PATH):
+        print(f"train: {STOCK_MODEL_PATH.relative_to(REPO_ROOT)} is up to date")
+        return None
+    print(f"train: training the stock Rasa model with {STOCK_CONFIG} (10-25 minutes on 2 cores)")
+    started = time.monotonic()
+    train(STOCK_CONFIG, STOCK_MODELS_DIR, STOCK_MODEL_NAME)
+    seconds = time.monotonic() - started
+    STOCK_FINGERPRINT_PATH.write_text(current + "\n")
+    print(f"train: stock model trained in {seconds:.0f} s")
+    return seconds
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--if-needed", action="store_true", help="skip when nothing changed")
+    parser.add_argument("--stock", action="store_true", help="the benchmark's stock Rasa model instead")
     args = parser.parse_args()
+    if args.stock:
+        train_stock(args.if_needed)
+        return 0
     current = fingerprint()
     if args.if_needed and is_up_to_date(current):
         print(f"train: {MODEL_PATH.relative_to(REPO_ROOT)} is up to date")

@@ -7,6 +7,8 @@ from record_service.desk.agents import load_agents
 from scripts.stack import (
     DESK_SECRETS,
     IVR_SECRET_NAMES,
+    MODEL_PATH,
+    REPO_ROOT,
     SECRET_NAMES,
     WECHAT_SECRETS,
     WECOM_SECRETS,
@@ -185,3 +187,19 @@ def test_wecom_values_have_wecoms_formats_and_reach_only_rasa(tmp_path: Path) ->
     environ = {"WECOM_API_BASE": "http://127.0.0.1:9/fake", "WECOM_STATE_DATABASE_URL": "postgresql://db/state"}
     rasa = service_specs(layout, keys, [], environ)[-1]
     assert (rasa.env["WECOM_API_BASE"], rasa.env["WECOM_STATE_DATABASE_URL"]) == tuple(environ.values())
+
+
+def test_rasa_runs_through_the_projects_launcher_unless_the_benchmark_asks_for_stock_rasa(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    default = service_specs(layout, keys, [], {})[-1].command
+    assert default[1:4] == ["-m", "rasa_server", "run"]
+    assert default[default.index("--model") + 1] == str(MODEL_PATH)
+    environ = {"RASA_LAUNCHER": "rasa", "RASA_MODEL": "bot/models/stock/aftersales-stock.tar.gz"}
+    stock = service_specs(layout, keys, [], environ)[-1].command
+    assert stock[1:4] == ["-m", "rasa", "run"]
+    assert stock[stock.index("--model") + 1] == str(REPO_ROOT / "bot/models/stock/aftersales-stock.tar.gz")
+    with pytest.raises(StackError, match="RASA_LAUNCHER"):
+        service_specs(layout, keys, [], {"RASA_LAUNCHER": "python"})
+    with pytest.raises(StackError, match="no trained model"):
+        up(layout, [], {"RASA_MODEL": str(tmp_path / "missing.tar.gz")})
