@@ -10,8 +10,17 @@ is resumed from Rasa's tracker (its turn ran: the answer recorded there is sent)
 
 The numbered options last shown to a customer are in the channels' shared state
 (`channels.common.shared_state`: memory, or Redis shared by every Rasa process), so that
-the digit answering them is understood by whichever process pulls it. The message claims
-themselves (`channels.state`) assume one process per state database.
+the digit answering them is understood by whichever process pulls it.
+
+Several processes (Sanic workers, replicas) may pull the same page at once: the message
+claims of `channels.state` tell a finished message from an unfinished one, but take a
+claim another live process holds for one left by a stopped process. With Redis, a
+message's turn is therefore also leased there (`IN_FLIGHT_NAMESPACE`, `TURN_LEASE_S`):
+the process holding the lease handles the message; another process that meets it stops
+its pull there without moving the cursor (the first goes on in order, so one customer's
+messages are never answered out of order). A process that stops mid-turn leaves its lease
+until it expires; the message is resumed by the first pull after that (the next
+callback). Without Redis (one process) nothing changes.
 """
 
 from __future__ import annotations
@@ -48,6 +57,10 @@ CHANNEL_NAME = "wecom"
 # Options shown in a turn can be picked by number until this long after.
 BUTTONS_TTL_S = 3600.0
 BUTTONS_NAMESPACE = "wecom:buttons"
+# A message's turn, leased by the process running it (with Redis only).
+IN_FLIGHT_NAMESPACE = "wecom:in_flight"
+# Longer than a turn (four action calls of 20 s, rasa_server/turn_timeouts.py) and its send.
+TURN_LEASE_S = 180.0
 # Handled message ids older than the state's TTL are removed at most this often.
 EXPIRY_INTERVAL_S = 3600.0
 # A pull reads at most this many pages (1000 items each); the next callback goes on.
@@ -89,8 +102,8 @@ class KfPuller:
             on_new_message: Rasa's handler of a user message (one bot turn).
             tracker_store: Gives Rasa's tracker store (None before the agent is loaded).
             clock: Monotonic seconds, for the expiry of handled ids.
-            shared_state: Where the options shown are kept for every Rasa process
-                (default: this process's memory).
+            shared_state: Where the options shown, and with Redis the messages being
+                handled, are kept for every Rasa process (default: this process's memory).
         """
         self.api = api
         self.state = state
@@ -101,7 +114,9 @@ class KfPuller:
         self._tracker_store = tracker_store
         self._clock = clock
         # Conversation id -> the payloads of the numbered options shown last.
-        self._buttons = (shared_state or SharedState()).map(BUTTONS_NAMESPACE, BUTTONS_TTL_S)
+        shared_state = shared_state or SharedState()
+        self._buttons = shared_state.map(BUTTONS_NAMESPACE, BUTTONS_TTL_S)
+        self._in_flight = shared_state.map(IN_FLIGHT_NAMESPACE, TURN_LEASE_S) if shared_state.shared else None
         self._expired_at: float | None = None
 
     def request(self, open_kfid: str, token: str) -> None:
@@ -134,7 +149,10 @@ class KfPuller:
         for _ in range(MAX_PAGES_PER_PULL):
             page = await self.api.sync_msg(open_kfid, cursor, token)
             for item in page.items:
-                await self.handle(item)
+                if not await self.handle(item):
+                    # Another process is on this page: it goes on in order and saves the cursor.
+                    logger.info("wecom: another process is handling this page of %s; it goes on", open_kfid)
+                    return
             if page.next_cursor and page.next_cursor != cursor:
                 # Every message of the page is finished: a restart goes on after it.
                 await asyncio.to_thread(self.state.save_cursor, open_kfid, page.next_cursor)
@@ -146,17 +164,35 @@ class KfPuller:
                 return
         logger.warning("wecom: %d pages in one pull; the next callback goes on", MAX_PAGES_PER_PULL)
 
-    async def handle(self, item: Mapping[str, Any]) -> None:
-        """Handles one `kf/sync_msg` item at most once, whatever happened before."""
+    async def handle(self, item: Mapping[str, Any]) -> bool:
+        """Handles one `kf/sync_msg` item at most once, whatever happened before.
+
+        Returns:
+            False when another live process is handling the message (with Redis only).
+        """
         try:
             inbound = interpret(item)
         except MalformedMessage as error:
             logger.warning("wecom: a malformed kf/sync_msg item was skipped (%s)", error)
-            return
+            return True
         if inbound.kind == "ignore":
-            return
+            return True
         conversation = conversation_id_for(inbound.open_kfid, inbound.external_userid, self._conversation_key)
         message_id = message_id_for(inbound.msgid)
+        if self._in_flight is None:
+            await self._handle_claimed(inbound, conversation, message_id)
+            return True
+        if not await self._in_flight.claim(inbound.msgid):
+            logger.info("wecom: message %s is being handled by another process", message_id)
+            return False
+        try:
+            await self._handle_claimed(inbound, conversation, message_id)
+        finally:
+            await self._in_flight.pop(inbound.msgid)
+        return True
+
+    async def _handle_claimed(self, inbound: Inbound, conversation: str, message_id: str) -> None:
+        """`_handle` once no other live process is on the message."""
         claim = await asyncio.to_thread(self.state.claim, inbound.msgid)
         if claim in (Claim.HANDLED, Claim.TAKEN):
             logger.info("wecom: message %s was handled before; skipped", message_id)

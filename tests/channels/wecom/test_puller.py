@@ -43,11 +43,15 @@ class RecordingBot:
     events: dict[str, list[Event]] = field(default_factory=dict)
     hang_on: str = ""
     fail_on: str = ""
+    # Set when a turn reaches `hang_on`; the turn goes on once `release` is set (if ever).
+    hanging: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def __call__(self, message: UserMessage) -> None:
         self.turns.append(message)
         if message.text == self.hang_on:
-            await asyncio.Event().wait()  # cut off before Rasa records the turn
+            self.hanging.set()
+            await self.release.wait()  # cut off before Rasa records the turn
         if message.text == self.fail_on:
             raise RuntimeError("the action server is down")
         tracker = self.events.setdefault(message.sender_id, [])
@@ -347,3 +351,32 @@ async def test_with_redis_down_every_message_still_gets_its_turn_and_answer(
         "请问您想办理哪项？\n请回复数字选择：\n1. 查询退款进度\n2. 申请退货", "收到：1\n\n还有其他问题吗？",
     ]
     assert "Redis unreachable" in caplog.text
+
+
+async def test_a_message_one_process_is_answering_is_left_to_it_by_the_other(
+    fake_wecom: FakeWeCom, bot: RecordingBot, make_puller: Any, redis_prefix: str
+) -> None:
+    one, other = SharedState(REDIS_URL, redis_prefix), SharedState(REDIS_URL, redis_prefix)
+    try:
+        first, second = make_puller(one), make_puller(other)
+        bot.hang_on = "我的退款呢"
+        fake_wecom.customer_sends("wm_zhang", "我的退款呢")
+        fake_wecom.customer_sends("wm_zhang", "在吗")
+        first.request(FAKE_OPEN_KFID, fake_wecom.callback_token())
+        await asyncio.wait_for(bot.hanging.wait(), 10)  # the first process is in the turn
+        # A callback that reached the other process: a second turn would hang there too.
+        await asyncio.wait_for(pull_now(second, fake_wecom), 10)
+        # It neither runs the turn again nor overtakes it with the later message.
+        assert [turn.text for turn in bot.turns] == ["我的退款呢"]
+        bot.release.set()
+        await first.queue.idle()
+        assert [turn.text for turn in bot.turns] == ["我的退款呢", "在吗"]
+        assert [message.content for message in fake_wecom.sent] == [
+            "收到：我的退款呢\n\n还有其他问题吗？", "收到：在吗\n\n还有其他问题吗？",
+        ]
+        await pull_now(second, fake_wecom)  # the page is finished: nothing more
+        assert len(bot.turns) == 2
+    finally:
+        await one.client().close()
+        await other.client().close()
+
