@@ -10,6 +10,7 @@ from service_common.http import MAX_BODY_BYTES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / '.stack' / 'orders.db'}"
+DEFAULT_PORT = 5070
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Settings:
     token: str
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
-    port: int = 5060
+    port: int = DEFAULT_PORT
     max_body_bytes: int = MAX_BODY_BYTES
 
     def __repr__(self) -> str:
@@ -48,7 +49,7 @@ class Settings:
             token=require_env("ORDERS_TOKEN", "the bearer token callers of the order system use"),
             database_url=env_str("ORDERS_DATABASE_URL", DEFAULT_DATABASE_URL),
             host=env_str("ORDERS_HOST", "127.0.0.1"),
-            port=env_int("ORDERS_PORT", 5060),
+            port=env_int("ORDERS_PORT", DEFAULT_PORT),
         )
 
 

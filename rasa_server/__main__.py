@@ -5,13 +5,15 @@ from __future__ import annotations
 import sys
 
 from rasa_server.action_validation import install_cached_validator
+from rasa_server.body_limit import BodyLimitError, apply_body_limit
 from rasa_server.turn_timeouts import TurnTimeoutsError, apply_turn_timeouts
 
 
 def main() -> None:
     try:
         apply_turn_timeouts()
-    except TurnTimeoutsError as error:
+        apply_body_limit()
+    except (TurnTimeoutsError, BodyLimitError) as error:
         print(f"rasa: {error}", file=sys.stderr)
         sys.exit(2)
     install_cached_validator()

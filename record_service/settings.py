@@ -10,6 +10,8 @@ from service_common.env import MissingSettingError, env_float, env_int, env_str,
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATABASE_URL = f"sqlite:///{REPO_ROOT / '.stack' / 'records.db'}"
+# Agents open the desk page on this port: not 5061, a SIP port browsers refuse (ERR_UNSAFE_PORT).
+DEFAULT_PORT = 5071
 # Handoff contexts carry a transcript, so bodies may be larger than the order system's.
 MAX_BODY_BYTES = 256 * 1024
 # A webhook secret shorter than this is guessable.
@@ -115,7 +117,7 @@ class Settings:
     token: str
     database_url: str = DEFAULT_DATABASE_URL
     host: str = "127.0.0.1"
-    port: int = 5061
+    port: int = DEFAULT_PORT
     max_body_bytes: int = MAX_BODY_BYTES
     agents: tuple[Agent, ...] = ()
     bot: BotSettings | None = None
@@ -156,7 +158,7 @@ class Settings:
             token=token,
             database_url=env_str("RECORDS_DATABASE_URL", DEFAULT_DATABASE_URL),
             host=env_str("RECORDS_HOST", "127.0.0.1"),
-            port=env_int("RECORDS_PORT", 5061),
+            port=env_int("RECORDS_PORT", DEFAULT_PORT),
             agents=agents,
             bot=_bot_settings(needed=bool(agents) or chatwoot is not None),
             webhook=_webhook_settings(),

@@ -21,7 +21,8 @@ does. It ends with one line per configuration and level:
     bench <config> c=<N> turns=<T> p50_ms=<X> p95_ms=<Y> turns_per_s=<R> rss_mib=<M>
 
 where rss_mib is the largest single Rasa process's peak during that level (in production,
-the largest Sanic worker); every process's RSS is printed above.
+the largest Sanic worker); every process's RSS, and the CPU time each service spent per
+turn (its workers included; PostgreSQL and Redis not counted), are printed above.
 
 Usage: python scripts/benchmark.py [--configs embedded,production,stock] [--levels 1,20,50]
                                    [--conversations N] [--use-running] [--production]
@@ -254,6 +255,30 @@ class PeakRss:
         self._record()
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of one process so far, or 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    # Fields 14 and 15 of proc(5) (utime, stime), counted from the state field here.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_service(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each service's process tree (its workers included)."""
+    return {name: sum(cpu_seconds(pid) for pid in process_tree(root)) for name, root in pids.items()}
+
+
+def describe_cpu_per_turn(before: dict[str, float], after: dict[str, float], turns: int) -> str:
+    """`rasa 31.2, action_server 9.8, …` milliseconds of CPU per turn, in `after`'s order."""
+    if not turns:
+        return "no turns"
+    return ", ".join(
+        f"{name} {(after[name] - before.get(name, 0.0)) * 1000 / turns:.1f}" for name in after
+    )
+
+
 def describe_rss(root: int, sizes: dict[int, float]) -> str:
     """`pid 12 (main) 410 MiB, pid 13 (worker) 1390 MiB`: the root first, then its children."""
     labels = {pid: "main" if pid == root else "worker" for pid in sizes}
@@ -286,7 +311,9 @@ def benchmark_config(
     results: list[LevelResult] = []
     try:
         bot_url = read_env(stack_dir / "env")["BOT_URL"]
-        rasa_pid = int(json.loads((stack_dir / "pids.json").read_text())["rasa"])
+        pids = json.loads((stack_dir / "pids.json").read_text())
+        service_pids = {name: int(pid) for name, pid in pids.items()}
+        rasa_pid = service_pids["rasa"]
         # Warm-up: first-turn model and connection set-up, in every worker.
         warm_up = play_conversation(bot_url)
         if warm_up.error:
@@ -297,8 +324,10 @@ def benchmark_config(
         print(f"Rasa processes at rest: {describe_rss(rasa_pid, rss_by_process(rasa_pid))}", flush=True)
         for concurrency in levels:
             count = conversations_at(concurrency, conversations)
+            cpu_before = cpu_by_service(service_pids)
             with PeakRss(rasa_pid) as memory:
                 played, elapsed = run_level(bot_url, concurrency, count)
+            cpu_after = cpu_by_service(service_pids)
             latencies = [latency for conversation in played for latency in conversation.latencies_s]
             errors = [conversation.error for conversation in played if conversation.error]
             peak = largest_process(memory.peaks.values())
@@ -311,6 +340,7 @@ def benchmark_config(
                 + (f" (first: {errors[0]})" if errors else "")
             )
             print(f"  Rasa processes' peak RSS at c={concurrency}: {describe_rss(rasa_pid, memory.peaks)}")
+            print(f"  CPU ms per turn: {describe_cpu_per_turn(cpu_before, cpu_after, len(latencies))}")
             print(f"  {result.line()}", flush=True)
     finally:
         if not use_running:

@@ -12,6 +12,7 @@ Cross-validation runs `rasa test nlu --cross-validation` on the training data (i
 one model per fold: about half an hour for 5 folds on 2 cores; `--skip-cv` leaves it out).
 
 Usage: python scripts/evaluate_nlu.py [--skip-cv] [--folds 5] [--model PATH] [--data PATH]
+       [--threshold-sweep]  (macro-F1 and fallback at other FallbackClassifier thresholds)
 """
 
 from __future__ import annotations
@@ -49,6 +50,10 @@ DIGIT_ENTITIES = frozenset({"order_id", "phone_last4", "phone_number"})
 
 EntityKey = tuple[str, str]
 
+# The grid `--threshold-sweep` re-scores (config.yml's FallbackClassifier is one point on it).
+SWEEP_THRESHOLDS = [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
+SWEEP_AMBIGUITY_THRESHOLDS = [0.0, 0.04, 0.08, 0.12]
+
 
 @dataclass(frozen=True)
 class Scores:
@@ -72,6 +77,8 @@ class HeldoutReport:
     errors: list[dict[str, Any]] = field(default_factory=list)
     fallback_share: float = 0.0
     latency_ms: dict[str, float] = field(default_factory=dict)
+    # The model's parse of each example, for re-scoring at other fallback thresholds.
+    parses: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _scores(tp: int, fp: int, fn: int) -> Scores:
@@ -167,6 +174,47 @@ def score_heldout(examples: list[dict[str, Any]], parses: list[dict[str, Any]]) 
     )
 
 
+def with_fallback_threshold(
+    parse: dict[str, Any], threshold: float, ambiguity_threshold: float
+) -> dict[str, Any]:
+    """The parse as the FallbackClassifier would have left it at other thresholds (pure).
+
+    The classifier only puts `nlu_fallback` in front of DIET's ranking, so the ranking
+    without it is what DIET said; the rule applied to it is Rasa's: the top intent's
+    confidence below `threshold`, or the top two closer than `ambiguity_threshold`.
+    """
+    ranking = [r for r in parse.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
+    if not ranking:
+        return parse
+    top = ranking[0]
+    ambiguous = len(ranking) > 1 and top["confidence"] - ranking[1]["confidence"] < ambiguity_threshold
+    if top["confidence"] < threshold or ambiguous:
+        intent = {"name": FALLBACK_INTENT, "confidence": threshold}
+    else:
+        intent = top
+    return {**parse, "intent": intent}
+
+
+def threshold_sweep(
+    examples: list[dict[str, Any]],
+    parses: list[dict[str, Any]],
+    thresholds: list[float],
+    ambiguity_thresholds: list[float],
+) -> list[tuple[float, float, float, float]]:
+    """Macro-F1 and fallback share at each (threshold, ambiguity threshold) pair.
+
+    Returns:
+        `(threshold, ambiguity_threshold, macro_f1, fallback_share)` per pair, in order.
+    """
+    rows = []
+    for threshold in thresholds:
+        for ambiguity in ambiguity_thresholds:
+            rescored = [with_fallback_threshold(p, threshold, ambiguity) for p in parses]
+            report = score_heldout(examples, rescored)
+            rows.append((threshold, ambiguity, report.intent_macro_f1, report.fallback_share))
+    return rows
+
+
 def load_examples(path: Path = HELDOUT_PATH) -> list[dict[str, Any]]:
     """Rasa NLU examples as plain dicts, annotations on the text as written."""
     from rasa.shared.nlu.training_data.loading import load_data
@@ -228,6 +276,7 @@ def evaluate_heldout(model_path: Path = MODEL_PATH, data_path: Path = HELDOUT_PA
     parses, timings = asyncio.run(parse_all(model_path, [e["text"] for e in examples]))
     report = score_heldout(examples, parses)
     report.latency_ms = latency_summary(timings)
+    report.parses = parses
     return report
 
 
@@ -250,6 +299,15 @@ def print_heldout(report: HeldoutReport, name: str = "Held-out set") -> None:
     if report.latency_ms:
         lat = report.latency_ms
         print(f"\nParse latency (ms, one at a time): p50 {lat['p50']}, p95 {lat['p95']}, max {lat['max']}")
+
+
+def print_sweep(examples: list[dict[str, Any]], parses: list[dict[str, Any]]) -> None:
+    """Prints macro-F1 and fallback share over a grid of FallbackClassifier thresholds."""
+    rows = threshold_sweep(examples, parses, SWEEP_THRESHOLDS, SWEEP_AMBIGUITY_THRESHOLDS)
+    print(f"{'threshold':>10}{'ambiguity':>10}{'macro-F1':>10}{'fallback':>10}")
+    for threshold, ambiguity, macro_f1, fallback in rows:
+        print(f"{threshold:>10.2f}{ambiguity:>10.2f}{macro_f1:>10.3f}{fallback:>10.1%}")
+    print()
 
 
 def write_heldout(report: HeldoutReport, path: Path) -> None:
@@ -321,6 +379,8 @@ def main() -> int:
     parser.add_argument("--data", type=Path, action="append",
                         help="a held-out set (Rasa NLU YAML); both of the project's when not given")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="where the reports go")
+    parser.add_argument("--threshold-sweep", action="store_true",
+                        help="also macro-F1 and fallback at other FallbackClassifier thresholds")
     args = parser.parse_args()
     quiet_logs()
     for data in args.data or HELDOUT_SETS:
@@ -332,6 +392,8 @@ def main() -> int:
         print_heldout(report, f"Held-out set {data.name} ({sum(s.support for s in report.intents.values())})")
         write_heldout(report, args.out / f"{data.stem}.json")
         print(f"\nFull report and errors: {args.out / f'{data.stem}.json'}\n")
+        if args.threshold_sweep:
+            print_sweep(load_examples(data), report.parses)
     if not args.skip_cv:
         summary = cross_validate(args.folds, args.out / "cross-validation")
         print(f"\n{args.folds}-fold cross-validation on the training data:")

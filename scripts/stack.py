@@ -101,7 +101,18 @@ DEFAULT_PRODUCTION_REDIS = ("127.0.0.1", "6379", "0")
 DEFAULT_PRODUCTION_WORKERS = "2"
 # The module Rasa runs as (RASA_LAUNCHER): the project's launcher, or stock Rasa's CLI.
 RASA_LAUNCHERS = ("rasa_server", "rasa")
-DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
+DEFAULT_PORTS = {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5070, "RECORDS_PORT": 5071}
+# Ports a shopper's or an agent's browser opens: the widget (Rasa) and the desk (records).
+BROWSER_PORTS = ("RASA_PORT", "RECORDS_PORT")
+# Ports Chromium and Firefox refuse to load (ERR_UNSAFE_PORT): Chromium's kRestrictedPorts
+# in net/base/port_util.cc. 5060/5061 (SIP) were once this stack's defaults.
+BROWSER_RESTRICTED_PORTS = frozenset({
+    1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95,
+    101, 102, 103, 104, 109, 110, 111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161,
+    179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563,
+    587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060,
+    5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080,
+})
 HOST = "127.0.0.1"
 
 
@@ -125,12 +136,21 @@ class StackLayout:
         ports: dict[str, int] = {}
         for offset, (name, default) in enumerate(DEFAULT_PORTS.items()):
             explicit = environ.get(name, "").strip()
-            if explicit:
-                ports[name] = int(explicit)
-            elif base:
-                ports[name] = int(base) + offset
-            else:
-                ports[name] = default
+            try:
+                if explicit:
+                    ports[name] = int(explicit)
+                elif base:
+                    ports[name] = int(base) + offset
+                else:
+                    ports[name] = default
+            except ValueError:
+                raise StackError(f"{name} or PORT_BASE is not a port number: {explicit or base!r}") from None
+        for name in BROWSER_PORTS:
+            if ports[name] in BROWSER_RESTRICTED_PORTS:
+                raise StackError(
+                    f"{name}={ports[name]} is a port browsers refuse to open (ERR_UNSAFE_PORT); "
+                    "choose another (or another PORT_BASE)"
+                )
         return cls(directory, ports)
 
     @property
@@ -590,8 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("down", help="stop the stack")
     sub.add_parser("status", help="show what runs")
     args = parser.parse_args(argv)
-    layout = StackLayout.from_environment(os.environ)
     try:
+        layout = StackLayout.from_environment(os.environ)
         if args.command == "up":
             fixtures = [f.resolve() for f in (args.fixtures or DEFAULT_FIXTURES)]
             environ: Mapping[str, str] = os.environ

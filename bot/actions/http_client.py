@@ -357,7 +357,7 @@ class JsonApiClient:
     :meth:`_get` and :meth:`_post`.
 
     Args:
-        base_url: The service's URL, e.g. ``http://127.0.0.1:5060``.
+        base_url: The service's URL, e.g. ``http://127.0.0.1:5070``.
         token: The bearer token the service requires.
         connect_timeout_s: Seconds to wait for a connection.
         read_timeout_s: Seconds to wait for each read of the answer.

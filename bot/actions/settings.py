@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 
 from service_common.env import MissingSettingError, env_float, env_int, env_str, require_env
 
-DEFAULT_ORDERS_URL = "http://127.0.0.1:5060"
-DEFAULT_RECORDS_SERVICE_URL = "http://127.0.0.1:5061"
+DEFAULT_ORDERS_URL = "http://127.0.0.1:5070"
+DEFAULT_RECORDS_SERVICE_URL = "http://127.0.0.1:5071"
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class ServiceSettings:
     """How to reach one HTTP service, and how patiently.
 
     Attributes:
-        url: Base URL, without a trailing slash, e.g. ``http://127.0.0.1:5060``.
+        url: Base URL, without a trailing slash, e.g. ``http://127.0.0.1:5070``.
         token: Bearer token the service requires (never shown by ``repr``).
         connect_timeout_s: Seconds to wait for a TCP connection.
         read_timeout_s: Seconds to wait for each read of the answer.

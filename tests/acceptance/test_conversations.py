@@ -7,8 +7,6 @@ shopper through Rasa's REST webhook and checks what the bot said and what it rec
 
 from __future__ import annotations
 
-import pytest
-
 from rasa_server.turn_timeouts import MAX_REMOTE_ACTIONS_PER_TURN
 from tests.fixtures.conversation import Conversation, repeats_three_times
 from tests.fixtures.stack import Stack
@@ -30,12 +28,6 @@ def test_venting_without_the_word_starts_a_complaint_in_the_shopper_s_words(runn
     assert vent in ticket["description"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 9): inside an order form, a file_complaint message fills order_id "
-    "from text (domain.yml `not_an_answer` lacks file_complaint), so the form asks again instead of "
-    "its digression rule starting the complaint",
-)
 def test_venting_in_the_middle_of_an_order_question_turns_to_a_complaint(running_stack: Stack) -> None:
     chat = Conversation(running_stack)
     vent = "问问问 就知道问 我的快递一个礼拜都没动过 打客服电话也没人接 你们这服务真是绝了"

@@ -61,5 +61,5 @@ def test_settings_repr_hides_secrets() -> None:
     settings = Settings(token="s3cret", database_url="postgresql://app:pw@db:5432/orders")
     assert repr(settings) == (
         "Settings(token='***', database_url='postgresql://app:***@db:5432/orders', "
-        "host='127.0.0.1', port=5060)"
+        "host='127.0.0.1', port=5070)"
     )

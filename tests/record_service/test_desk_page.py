@@ -29,6 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, json
 
 from record_service.desk_page import ASSETS, CONTENT_SECURITY_POLICY, DESK_PAGE_PATHS, add_desk_page_routes
+from record_service.settings import DEFAULT_PORT
 from service_common.http import ApiError, install_json_errors
 from tests.fixtures.servers import REPO_ROOT, free_port
 
@@ -54,9 +55,9 @@ CHROMIUM_ARGS = [
 class ServedApp:
     """Serves a Sanic app on 127.0.0.1 from a background thread with its own event loop."""
 
-    def __init__(self, app: Sanic) -> None:
+    def __init__(self, app: Sanic, port: int | None = None) -> None:
         self.app = app
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -541,6 +542,22 @@ def browser() -> Iterator[Browser]:
         page.on("pageerror", lambda error: errors.append(str(error)))
         yield Browser(page, errors)
         chromium.close()
+
+
+def test_the_page_opens_in_chromium_on_the_record_service_s_default_port(browser: Browser) -> None:
+    # The other tests use free ports; a default that browsers refuse (5061, ERR_UNSAFE_PORT)
+    # once hid behind them.
+    app = new_app("desk_default_port")
+    add_desk_page_routes(app)
+    try:
+        served = ServedApp(app, port=DEFAULT_PORT).start()
+    except RuntimeError as error:
+        pytest.fail(f"port {DEFAULT_PORT} is taken (is a stack running? `make down`): {error}")
+    try:
+        browser.page.goto(f"{served.url}/desk/")
+        expect(browser.page.get_by_test_id("login-token")).to_be_visible()
+    finally:
+        served.stop()
 
 
 def test_an_agent_logs_in_claims_replies_and_resolves(

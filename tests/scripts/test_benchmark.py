@@ -1,3 +1,4 @@
+import os
 import re
 
 from scripts.benchmark import (
@@ -6,6 +7,9 @@ from scripts.benchmark import (
     PeakRss,
     bench_configs,
     conversations_at,
+    cpu_by_service,
+    cpu_seconds,
+    describe_cpu_per_turn,
     describe_rss,
     percentile,
 )
@@ -62,3 +66,20 @@ def test_peak_rss_keeps_each_processs_largest_sample_and_names_main_and_workers(
         "pid 10 (main) 310 MiB, pid 11 (worker) 1400 MiB, pid 12 (worker) 1390 MiB"
     )
     assert describe_rss(10, {10: 1359.4}) == "pid 10 (single process) 1359 MiB"
+
+
+def test_cpu_per_turn_is_each_service_s_share_in_milliseconds() -> None:
+    before = {"rasa": 1.0, "action_server": 0.5}
+    after = {"rasa": 4.0, "action_server": 1.1}
+
+    assert describe_cpu_per_turn(before, after, 100) == "rasa 30.0, action_server 6.0"
+    assert describe_cpu_per_turn(before, after, 0) == "no turns"
+
+
+def test_cpu_seconds_grow_with_work_and_a_gone_process_has_none() -> None:
+    start = cpu_seconds(os.getpid())
+    sum(i * i for i in range(3_000_000))
+
+    assert cpu_seconds(os.getpid()) > start
+    assert cpu_by_service({"this": os.getpid()})["this"] >= cpu_seconds(os.getpid()) - 0.02
+    assert cpu_seconds(2**22 + 1) == 0.0  # above Linux's largest pid

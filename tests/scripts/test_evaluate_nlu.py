@@ -11,6 +11,8 @@ from scripts.evaluate_nlu import (
     latency_summary,
     score_heldout,
     summarize_cross_validation,
+    threshold_sweep,
+    with_fallback_threshold,
 )
 
 
@@ -84,6 +86,37 @@ def test_an_intent_missing_from_the_test_set_is_not_in_the_macro_average() -> No
 def test_a_parse_without_intent_is_an_error() -> None:
     report = score_heldout([{"text": "x", "intent": "greet", "entities": []}], [{"entities": []}])
     assert report.confusions == [("greet", "none", 1)]
+
+
+def _ranked(*ranking: tuple[str, float]) -> dict:
+    names = [{"name": name, "confidence": confidence} for name, confidence in ranking]
+    return {"intent": names[0], "intent_ranking": names, "entities": []}
+
+
+def test_a_lower_threshold_keeps_what_the_fallback_had_replaced() -> None:
+    # As the FallbackClassifier leaves it at 0.45: nlu_fallback in front of DIET's ranking.
+    parse = _ranked(("nlu_fallback", 0.45), ("out_of_scope", 0.40), ("greet", 0.2))
+
+    assert with_fallback_threshold(parse, 0.35, 0.08)["intent"] == {"name": "out_of_scope", "confidence": 0.40}
+    assert with_fallback_threshold(parse, 0.45, 0.08)["intent"]["name"] == "nlu_fallback"
+
+
+def test_two_close_intents_fall_back_at_the_ambiguity_threshold() -> None:
+    parse = _ranked(("request_refund", 0.48), ("check_refund_status", 0.43))
+
+    assert with_fallback_threshold(parse, 0.3, 0.08)["intent"]["name"] == "nlu_fallback"
+    assert with_fallback_threshold(parse, 0.3, 0.04)["intent"]["name"] == "request_refund"
+
+
+def test_threshold_sweep_scores_each_pair() -> None:
+    examples = [{"text": "a", "intent": "out_of_scope", "entities": []},
+                {"text": "b", "intent": "greet", "entities": []}]
+    parses = [_ranked(("nlu_fallback", 0.45), ("out_of_scope", 0.40)),
+              _ranked(("greet", 0.9), ("thank", 0.05))]
+
+    rows = threshold_sweep(examples, parses, [0.3, 0.45], [0.0])
+
+    assert rows == [(0.3, 0.0, 1.0, 0.0), (0.45, 0.0, 0.5, 0.5)]
 
 
 def test_latency_summary() -> None:

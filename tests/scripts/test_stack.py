@@ -5,6 +5,8 @@ import pytest
 
 from record_service.desk.agents import load_agents
 from scripts.stack import (
+    BROWSER_RESTRICTED_PORTS,
+    DEFAULT_PORTS,
     DESK_SECRETS,
     IVR_SECRET_NAMES,
     MODEL_PATH,
@@ -27,7 +29,7 @@ from scripts.stack import (
 
 def test_default_ports_and_directory() -> None:
     layout = StackLayout.from_environment({})
-    assert layout.ports == {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5060, "RECORDS_PORT": 5061}
+    assert layout.ports == {"RASA_PORT": 5005, "ACTIONS_PORT": 5055, "ORDERS_PORT": 5070, "RECORDS_PORT": 5071}
     assert layout.directory.name == ".stack"
 
 
@@ -37,6 +39,21 @@ def test_port_base_and_explicit_ports(tmp_path: Path) -> None:
     )
     assert layout.ports == {"RASA_PORT": 7000, "ACTIONS_PORT": 7001, "ORDERS_PORT": 7002, "RECORDS_PORT": 7100}
     assert layout.directory == tmp_path
+
+
+@pytest.mark.parametrize("environ", [{"RECORDS_PORT": "5061"}, {"PORT_BASE": "5057"}, {"RASA_PORT": "6000"}])
+def test_a_port_browsers_refuse_is_not_taken_for_the_widget_or_the_desk(environ: dict[str, str]) -> None:
+    with pytest.raises(StackError, match="ERR_UNSAFE_PORT"):
+        StackLayout.from_environment(environ)
+
+
+def test_the_default_ports_are_ports_browsers_open() -> None:
+    assert not set(DEFAULT_PORTS.values()) & BROWSER_RESTRICTED_PORTS
+
+
+def test_a_port_that_is_not_a_number_is_a_clear_error() -> None:
+    with pytest.raises(StackError, match="not a port number: 'abc'"):
+        StackLayout.from_environment({"PORT_BASE": "abc"})
 
 
 def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path) -> None:

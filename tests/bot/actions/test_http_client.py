@@ -605,7 +605,7 @@ def test_settings_defaults(clean_env):
 
     assert settings == ActionSettings(
         orders=ServiceSettings(
-            url="http://127.0.0.1:5060",
+            url="http://127.0.0.1:5070",
             token="orders-secret",
             connect_timeout_s=2.0,
             read_timeout_s=5.0,
@@ -614,7 +614,7 @@ def test_settings_defaults(clean_env):
             breaker_failures=5,
             breaker_cooldown_s=30.0,
         ),
-        records=ServiceSettings(url="http://127.0.0.1:5061", token="records-secret", max_retries=3),
+        records=ServiceSettings(url="http://127.0.0.1:5071", token="records-secret", max_retries=3),
     )
 
 
@@ -624,7 +624,7 @@ def test_settings_from_the_environment(clean_env):
     clean_env.setenv("ORDERS_CONNECT_TIMEOUT_S", "0.5")
     clean_env.setenv("ORDERS_READ_TIMEOUT_S", "8")
     clean_env.setenv("ORDERS_MAX_RETRIES", "0")
-    clean_env.setenv("RECORDS_SERVICE_URL", "http://records:5061")
+    clean_env.setenv("RECORDS_SERVICE_URL", "http://records:5071")
     clean_env.setenv("RECORDS_TOKEN", "records-secret")
     clean_env.setenv("RECORDS_BREAKER_FAILURES", "9")
 
@@ -636,7 +636,7 @@ def test_settings_from_the_environment(clean_env):
         8.0,
     )
     assert settings.orders.max_retries == 0
-    assert (settings.records.url, settings.records.breaker_failures) == ("http://records:5061", 9)
+    assert (settings.records.url, settings.records.breaker_failures) == ("http://records:5071", 9)
     assert settings.policy_file is None
 
 
@@ -673,7 +673,7 @@ def test_a_missing_token_fails_loudly(clean_env, missing):
         ("ORDERS_READ_TIMEOUT_S", "0"),
         ("ORDERS_MAX_RETRIES", "-1"),
         ("RECORDS_BREAKER_FAILURES", "0"),
-        ("ORDERS_URL", "orders:5060"),
+        ("ORDERS_URL", "orders:5070"),
     ],
 )
 def test_a_malformed_setting_fails_loudly(clean_env, name, value):
@@ -693,4 +693,4 @@ def test_settings_repr_hides_the_tokens(clean_env):
 
     assert "orders-secret" not in text
     assert "records-secret" not in text
-    assert "http://127.0.0.1:5060" in text
+    assert "http://127.0.0.1:5070" in text

@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = secrets.token_urlsafe(24)  # generated: no secret-looking literal in the repo
 VALID: dict[str, Any] = {
     "token": TOKEN,
-    "records_url": "http://127.0.0.1:5061/",
+    "records_url": "http://127.0.0.1:5071/",
     "records_token": "records-token-0123456789",
 }
 
@@ -35,7 +35,7 @@ def test_valid_credentials_and_defaults() -> None:
     settings = IvrSettings.from_credentials(VALID)
     assert settings == IvrSettings(
         token=TOKEN,
-        records_url="http://127.0.0.1:5061",
+        records_url="http://127.0.0.1:5071",
         records_token="records-token-0123456789",
         confidence_threshold=DEFAULT_CONFIDENCE_THRESHOLD,
         transfer_queue=DEFAULT_TRANSFER_QUEUE,
@@ -63,7 +63,7 @@ def test_optional_values() -> None:
         ({"token": "short"}, "IVR_TOKEN"),
         ({"token": "has a space inside it 0123456789abcdef"}, "IVR_TOKEN"),
         ({"records_url": ""}, "RECORDS_SERVICE_URL"),
-        ({"records_url": "127.0.0.1:5061"}, "RECORDS_SERVICE_URL"),
+        ({"records_url": "127.0.0.1:5071"}, "RECORDS_SERVICE_URL"),
         ({"records_token": None}, "RECORDS_TOKEN"),
         ({"confidence_threshold": "high"}, "confidence_threshold"),
         ({"confidence_threshold": 1.5}, "confidence_threshold"),
@@ -101,7 +101,7 @@ def test_rasa_builds_the_channel_from_the_projects_credentials_file(
     channels = create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
     [ivr] = [channel for channel in channels if isinstance(channel, IvrInput)]
     assert ivr.settings.token == TOKEN
-    assert ivr.settings.records_url == "http://127.0.0.1:5061"
+    assert ivr.settings.records_url == "http://127.0.0.1:5071"
 
 
 def test_the_calls_memory_is_where_the_environment_says(credentials_environment: pytest.MonkeyPatch) -> None:
