@@ -99,6 +99,7 @@ class LinearIntentEnsemble(GraphComponent):
         self.classes = classes
         self.coef = coef
         self.intercept = intercept
+        self._by_feature: np.ndarray | None = None
 
     @classmethod
     def create(
@@ -127,6 +128,7 @@ class LinearIntentEnsemble(GraphComponent):
         regression.fit(scipy.sparse.vstack([v for v, _ in usable]), [intent for _, intent in usable])
         self.classes = np.array(regression.classes_, dtype=str)
         self.coef, self.intercept = regression.coef_, regression.intercept_
+        self._by_feature = None
         with self._model_storage.write_to(self._resource) as directory:
             np.savez(directory / WEIGHTS_FILE, classes=self.classes, coef=self.coef, intercept=self.intercept)
         return self._resource
@@ -156,8 +158,19 @@ class LinearIntentEnsemble(GraphComponent):
             return {}
         if vector.shape[1] != self.coef.shape[1]:
             return {}
-        row = softmax(np.asarray(vector @ self.coef.T) + self.intercept)[0]
+        # Only the message's few non-zero features count: their rows of the weights, summed
+        # (a sparse-by-dense product costs a copy of the whole weight matrix per message).
+        by_feature = self._weights_by_feature()
+        scores = vector.data @ by_feature[vector.indices] + self.intercept
+        row = softmax(scores[np.newaxis, :])[0]
         return dict(zip(self.classes.tolist(), row.tolist(), strict=True))
+
+    def _weights_by_feature(self) -> np.ndarray:
+        """The weights as one row per feature (made once; `coef` has one row per intent)."""
+        if self._by_feature is None:
+            assert self.coef is not None
+            self._by_feature = np.ascontiguousarray(self.coef.T)
+        return self._by_feature
 
     def process(self, messages: list[Message]) -> list[Message]:
         """Replaces each message's intent and ranking by the mean of DIET's and its own."""
