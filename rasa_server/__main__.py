@@ -6,6 +6,7 @@ import sys
 
 from rasa_server.action_validation import install_cached_validator
 from rasa_server.body_limit import BodyLimitError, apply_body_limit
+from rasa_server.strict_tracker_store import install_strict_tracker_store
 from rasa_server.turn_timeouts import TurnTimeoutsError, apply_turn_timeouts
 
 
@@ -17,6 +18,7 @@ def main() -> None:
         print(f"rasa: {error}", file=sys.stderr)
         sys.exit(2)
     install_cached_validator()
+    install_strict_tracker_store()
     from rasa.__main__ import main as rasa_main
 
     rasa_main()

@@ -292,11 +292,13 @@ def test_config_builds_a_valid_graph() -> None:
     assert train[normalizer].fn == "process_training_data"
     assert train["run_JiebaTokenizer1"].needs["training_data"] == normalizer
     assert predict["run_JiebaTokenizer1"].needs == {"messages": normalizer}
-    guard = "run_bot.nlu.components.DigitEntityGuard9"
-    assert predict[guard].needs == {"messages": "run_EntitySynonymMapper8"}
-    restorer = "run_bot.nlu.components.EntityOffsetRestorer10"
+    # The linear ensemble averages DIET's ranking: it runs right after DIET.
+    assert predict["run_bot.nlu.ensemble.LinearIntentEnsemble7"].needs["messages"] == "run_DIETClassifier6"
+    guard = "run_bot.nlu.components.DigitEntityGuard10"
+    assert predict[guard].needs == {"messages": "run_EntitySynonymMapper9"}
+    restorer = "run_bot.nlu.components.EntityOffsetRestorer11"
     assert predict[restorer].needs == {"messages": guard}
-    assert predict["run_FallbackClassifier11"].needs == {"messages": restorer}
+    assert predict["run_FallbackClassifier12"].needs == {"messages": restorer}
 
 
 # --- The jieba user dictionary, loaded from the path config.yml names ---------------------------
