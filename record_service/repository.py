@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,7 +26,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from record_service.models import (
-    BUSINESS_TZ,
     ComplaintEvidence,
     ComplaintTicket,
     HandoffContact,
@@ -36,6 +34,7 @@ from record_service.models import (
     IdempotencyKey,
     ServiceRecord,
 )
+from service_common.tickets import COMPLAINT_PREFIX, HANDOFF_PREFIX, new_ticket_id
 
 _NEW_ID_ATTEMPTS = 5
 # The event external help desks receive for a new handoff.
@@ -83,6 +82,8 @@ class NewRecord:
     outcome: str
     rule: str | None
     details: dict[str, Any]
+    # When the bot took the decision, if it was queued before delivery; else now.
+    occurred_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,9 @@ class NewComplaint:
     due_at: datetime
     rule: str
     evidence: tuple[Evidence, ...] = ()
+    # The id the bot drew and told the shopper (kept), or None to draw one here.
+    ticket_id: str | None = None
+    occurred_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,8 @@ class NewHandoff:
     context: HandoffContext
     # The full number, kept apart from the ticket; agents see `context.contact_masked`.
     contact_phone: str | None = field(default=None, repr=False)
+    ticket_id: str | None = None
+    occurred_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -243,7 +249,8 @@ class RecordRepository:
 
         def build(now: datetime) -> tuple[ServiceRecord, None]:
             return _record(request.conversation_id, request.kind, request.order_id,
-                           request.outcome, request.rule, request.details, now), None
+                           request.outcome, request.rule, request.details,
+                           dated(request.occurred_at, now)), None
 
         return self._create(build, "create_record", idempotency_key, fingerprint)
 
@@ -258,11 +265,12 @@ class RecordRepository:
         replayed = self._replay("create_complaint", idempotency_key, fingerprint)
         if replayed is not None:
             return replayed
-        self._check_future(request.due_at)
+        self._check_future(request.due_at, request.occurred_at)
 
         def build(now: datetime) -> tuple[ServiceRecord, ComplaintTicket]:
+            now = dated(request.occurred_at, now)
             ticket = ComplaintTicket(
-                ticket_id=_new_ticket_id("TS", now),
+                ticket_id=request.ticket_id or new_ticket_id(COMPLAINT_PREFIX, now),
                 conversation_id=request.conversation_id,
                 channel=request.channel,
                 order_id=request.order_id,
@@ -295,7 +303,9 @@ class RecordRepository:
                              "created", request.rule, details, now)
             return record, ticket
 
-        return self._create(build, "create_complaint", idempotency_key, fingerprint)
+        return self._create(
+            build, "create_complaint", idempotency_key, fingerprint, given_id=request.ticket_id
+        )
 
     def create_handoff(self, request: NewHandoff, idempotency_key: str) -> Created:
         """Queues a handoff ticket and appends its `handoff` record, together.
@@ -310,8 +320,9 @@ class RecordRepository:
         context = asdict(request.context)
 
         def build(now: datetime) -> tuple[ServiceRecord, HandoffTicket]:
+            now = dated(request.occurred_at, now)
             ticket = HandoffTicket(
-                ticket_id=_new_ticket_id("HO", now),
+                ticket_id=request.ticket_id or new_ticket_id(HANDOFF_PREFIX, now),
                 conversation_id=request.conversation_id,
                 channel=request.channel,
                 order_id=request.order_id,
@@ -351,12 +362,15 @@ class RecordRepository:
                              request.status, request.rule, details, now)
             return record, ticket
 
-        return self._create(build, "create_handoff", idempotency_key, fingerprint)
+        return self._create(
+            build, "create_handoff", idempotency_key, fingerprint, given_id=request.ticket_id
+        )
 
-    def _check_future(self, due_at: datetime) -> None:
+    def _check_future(self, due_at: datetime, occurred_at: datetime | None) -> None:
         # Checked here rather than in validation: a retry after the due time has passed
-        # still gets the ticket it created back.
-        if due_at <= self.clock():
+        # still gets the ticket it created back. A ticket the bot queued while this
+        # service was down is checked against when it was opened: it may arrive overdue.
+        if due_at <= (occurred_at or self.clock()):
             raise InvalidRequestError("due_at_not_in_future", "due_at must be in the future")
 
     def _replay(self, operation: str, key: str, fingerprint: str) -> Created | None:
@@ -391,12 +405,15 @@ class RecordRepository:
         operation: str,
         key: str,
         fingerprint: str,
+        *,
+        given_id: str | None = None,
     ) -> Created:
         """Saves `build(now)` together with its idempotency key, in a savepoint.
 
         A concurrent request with the same key makes the key's insert fail; the savepoint
-        is rolled back and that request's result is returned instead. A ticket id that
-        happens to be taken already is drawn again.
+        is rolled back and that request's result is returned instead. A drawn ticket id
+        that happens to be taken already is drawn again; a `given_id` that is taken by
+        another request is a conflict (ticket_id_taken).
         """
         for _ in range(_NEW_ID_ATTEMPTS):
             now = self.clock()
@@ -421,9 +438,19 @@ class RecordRepository:
                 replayed = self._replay(operation, key, fingerprint)
                 if replayed is not None:
                     return replayed
+                if given_id is not None:
+                    raise ConflictError(
+                        "ticket_id_taken", "this ticket_id belongs to another ticket"
+                    ) from None
                 continue  # the random ticket id was taken: draw another one
             return Created(record=record, ticket=ticket, is_new=True)
         raise RuntimeError("could not draw a free ticket id")
+
+
+def dated(occurred_at: datetime | None, now: datetime) -> datetime:
+    """When a record or ticket is dated: when the bot took the decision (it may arrive
+    later, from the bot's outbox), never later than its arrival (a fast caller's clock)."""
+    return now if occurred_at is None else min(occurred_at, now)
 
 
 def _record(
@@ -454,11 +481,6 @@ def _fingerprint(operation: str, request: dict[str, Any]) -> str:
         default=str,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _new_ticket_id(prefix: str, now: datetime) -> str:
-    """A new ticket id: prefix, the Beijing date, eight random digits (TS24050112345678)."""
-    return f"{prefix}{now.astimezone(BUSINESS_TZ):%y%m%d}{secrets.randbelow(10**8):08d}"
 
 
 def handoff_fields(ticket: HandoffTicket) -> dict[str, Any]:

@@ -23,6 +23,13 @@ from record_service.models import (
 )
 from record_service.repository import Evidence, HandoffContext, NewComplaint, NewHandoff, NewRecord
 from service_common.http import ApiError
+from service_common.tickets import (
+    COMPLAINT_PREFIX,
+    HANDOFF_PREFIX,
+    TICKET_ID_PATTERN,
+    TicketPrefix,
+    is_ticket_id,
+)
 
 MAX_CONVERSATION_ID_CHARS = 128
 MAX_ORDER_ID_CHARS = 64
@@ -43,7 +50,6 @@ DELIVERY_STATUSES = ("pending", "delivered", "failed")
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _KIND = re.compile(r"[a-z_]{1,40}")
 _CHANNEL = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_TICKET_ID = re.compile(r"(TS|HO)[0-9]{14}")
 _CONTACT_PHONE = re.compile(r"\+?[0-9][0-9 -]{4,30}")
 _LIMIT = re.compile(r"[0-9]{1,3}")
 _DELIVERY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -55,7 +61,9 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _FULL_MOBILE = re.compile(r"1[3-9][0-9]{9}")
 _INT64 = 2**63
 
-_RECORD_FIELDS = frozenset({"conversation_id", "kind", "order_id", "outcome", "rule", "details"})
+_RECORD_FIELDS = frozenset(
+    {"conversation_id", "kind", "order_id", "outcome", "rule", "details", "occurred_at"}
+)
 _COMPLAINT_FIELDS = frozenset(
     {
         "conversation_id",
@@ -67,6 +75,8 @@ _COMPLAINT_FIELDS = frozenset(
         "due_at",
         "rule",
         "evidence",
+        "ticket_id",
+        "occurred_at",
     }
 )
 _EVIDENCE_FIELDS = frozenset({"kind", "channel", "media_id", "url", "received_at"})
@@ -88,6 +98,8 @@ _HANDOFF_FIELDS = frozenset(
         "rule",
         "context",
         "contact_phone",
+        "ticket_id",
+        "occurred_at",
     }
 )
 _CONTEXT_FIELDS = frozenset({"summary", "transcript", "slots", "order_snapshot", "contact_masked"})
@@ -116,7 +128,7 @@ def conversation_query(value: str | None) -> str:
 
 def ticket_id(value: str, not_found_code: str) -> str:
     """A ticket id taken from the path; one that cannot exist is simply not found (404)."""
-    if not _TICKET_ID.fullmatch(value):
+    if not TICKET_ID_PATTERN.fullmatch(value):
         raise ApiError(404, not_found_code, "no such ticket")
     return value
 
@@ -207,6 +219,7 @@ def new_record(body: Mapping[str, Any]) -> NewRecord:
         outcome=outcome,
         rule=_optional_rule(body.get("rule")),
         details=_json_object(body.get("details"), "details"),
+        occurred_at=_optional_time(body.get("occurred_at"), "occurred_at"),
     )
 
 
@@ -243,6 +256,8 @@ def new_complaint(body: Mapping[str, Any]) -> NewComplaint:
         due_at=_aware_time(body.get("due_at"), "due_at"),
         rule=_line(rule, "rule", MAX_RULE_CHARS),
         evidence=_evidence(body.get("evidence", [])),
+        ticket_id=_given_ticket_id(body.get("ticket_id"), COMPLAINT_PREFIX),
+        occurred_at=_optional_time(body.get("occurred_at"), "occurred_at"),
     )
 
 
@@ -321,7 +336,24 @@ def new_handoff(body: Mapping[str, Any]) -> NewHandoff:
         rule=_optional_rule(body.get("rule")),
         context=_handoff_context(body.get("context")),
         contact_phone=_contact_phone(body.get("contact_phone")),
+        ticket_id=_given_ticket_id(body.get("ticket_id"), HANDOFF_PREFIX),
+        occurred_at=_optional_time(body.get("occurred_at"), "occurred_at"),
     )
+
+
+def _given_ticket_id(value: object, prefix: TicketPrefix) -> str | None:
+    """The ticket id the bot drew (and told the shopper), or None to draw one here."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not is_ticket_id(value, prefix):
+        raise ApiError(
+            422, "invalid_ticket_id", f"ticket_id must be {prefix} followed by 14 digits"
+        )
+    return value
+
+
+def _optional_time(value: object, field: str) -> datetime | None:
+    return None if value is None else _aware_time(value, field)
 
 
 def _contact_phone(value: object) -> str | None:

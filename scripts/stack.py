@@ -5,6 +5,12 @@
     python scripts/stack.py down                        # stops everything it started
     python scripts/stack.py status
 
+`up` also starts a supervisor (`stack.py supervise`, log in logs/supervisor.log) that
+restarts a service that dies, within seconds, with the same settings; the order system
+comes back on its database as it was (no fixture reset). `up` on a stack that is partly
+running starts only what is not running (again without resetting the orders), and the
+supervisor if it is not running.
+
 Each stack lives in a folder (STACK_DIR, default `.stack/`): its SQLite databases, logs,
 process ids, generated local secrets (`secrets.env`, kept across runs) and `env`, the
 shell lines other tools source (BOT_URL, BOT_TOKEN, RECORDS_URL, ...). Ports come from
@@ -244,13 +250,23 @@ def rasa_launcher(environ: Mapping[str, str]) -> str:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    """How to start one service and how to tell it is ready."""
+    """How to start one service and how to tell it is ready.
+
+    Attributes:
+        restart_command: How to start it again on data it already has (the order system
+            without `--reset` and fixtures); `command` when None.
+    """
 
     name: str
     command: list[str]
     env: dict[str, str]
     health_url: str
     startup_timeout_s: float
+    restart_command: list[str] | None = None
+
+    def command_for(self, *, restart: bool) -> list[str]:
+        """The command for a first start, or for a restart on the data already there."""
+        return (self.restart_command or self.command) if restart else self.command
 
 
 def service_specs(
@@ -275,6 +291,7 @@ def service_specs(
             },
             f"{orders_url}/health",
             60,
+            restart_command=[python, "-m", "order_system"],
         ),
         ServiceSpec(
             "record_service",
@@ -306,6 +323,9 @@ def service_specs(
                 "ORDERS_TOKEN": keys["ORDERS_TOKEN"],
                 "RECORDS_SERVICE_URL": records_url,
                 "RECORDS_TOKEN": keys["RECORDS_TOKEN"],
+                # Writes to the record service wait here while it is down (bot/actions/outbox.py).
+                "ACTION_OUTBOX_DATABASE_URL": environ.get("ACTION_OUTBOX_DATABASE_URL")
+                or f"sqlite:///{directory / 'action_outbox.db'}",
             },
             f"{actions_url}/health",
             120,
@@ -367,6 +387,7 @@ def production_environment(environ: Mapping[str, str]) -> dict[str, str]:
         "ORDERS_DATABASE_URL": database_url,
         "RECORDS_DATABASE_URL": database_url,
         "WECOM_STATE_DATABASE_URL": database_url,
+        "ACTION_OUTBOX_DATABASE_URL": database_url,
         "TRACKER_DB_HOST": database.host or HOST,
         "TRACKER_DB_PORT": str(database.port or 5432),
         "TRACKER_DB_NAME": database.database or "aftersales",
@@ -442,13 +463,19 @@ def read_pids(layout: StackLayout) -> dict[str, int]:
 
 
 def is_running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (dead, not yet reaped by its parent)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            # The state follows the command name, which is in parentheses and may hold spaces.
+            return stat.read().rpartition(")")[2].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return True  # no /proc (macOS): the signal said it exists
 
 
 def wait_until_healthy(spec: ServiceSpec, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -512,10 +539,45 @@ def write_agents_file(layout: StackLayout, keys: Mapping[str, str]) -> None:
     layout.agents_file.chmod(0o600)
 
 
+SUPERVISOR = "supervisor"
+SUPERVISE_INTERVAL_S = 1.0
+
+
+def spawn(
+    spec: ServiceSpec, command: list[str], layout: StackLayout, environ: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    """Starts one service in the background, its output appended to its log."""
+    log = layout.logs / f"{spec.name}.log"
+    with log.open("ab") as log_file:
+        return subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env={**environ, **spec.env, "PYTHONPATH": str(REPO_ROOT)},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: `down` stops its children too
+        )
+
+
+def record_pid(layout: StackLayout, name: str, pid: int) -> None:
+    """Writes one process id into pids.json, keeping the others."""
+    pids = read_pids(layout)
+    pids[name] = pid
+    layout.pids_file.write_text(json.dumps(pids))
+
+
 def up(layout: StackLayout, fixtures: list[Path], environ: Mapping[str, str]) -> None:
-    """Starts every service in the background and returns once all are healthy."""
-    if any(is_running(pid) for pid in read_pids(layout).values()):
+    """Starts every service in the background and returns once all are healthy.
+
+    On a stack that is partly running, starts only what is not running, on the data
+    already there (the orders are not reset), and the supervisor if it is missing.
+    """
+    running = {name for name, pid in read_pids(layout).items() if is_running(pid)}
+    service_names = {"order_system", "record_service", "action_server", "rasa"}
+    if running >= service_names | {SUPERVISOR}:
         raise StackError(f"a stack is already running from {layout.directory}; run `make down`")
+    partial = bool(running & service_names)
     for fixture in fixtures:
         if not fixture.exists():
             raise StackError(f"fixture file not found: {fixture}")
@@ -527,48 +589,103 @@ def up(layout: StackLayout, fixtures: list[Path], environ: Mapping[str, str]) ->
     layout.logs.mkdir(parents=True, exist_ok=True)
     keys = local_secrets(layout, environ)
     write_agents_file(layout, keys)
-    pids: dict[str, int] = {}
+    if not partial:
+        layout.pids_file.write_text(json.dumps({}))
     try:
         for spec in service_specs(layout, keys, fixtures, environ):
-            log = layout.logs / f"{spec.name}.log"
-            with log.open("ab") as log_file:
-                process = subprocess.Popen(
-                    spec.command,
-                    cwd=REPO_ROOT,
-                    env={**environ, **spec.env, "PYTHONPATH": str(REPO_ROOT)},
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # its own process group: `down` stops its children too
-                )
-            pids[spec.name] = process.pid
-            layout.pids_file.write_text(json.dumps(pids))
-            wait_until_healthy(spec, process, log)
+            if spec.name in running:
+                print(f"stack: {spec.name} is already running")
+                continue
+            process = spawn(spec, spec.command_for(restart=partial), layout, environ)
+            record_pid(layout, spec.name, process.pid)
+            wait_until_healthy(spec, process, layout.logs / f"{spec.name}.log")
             print(f"stack: {spec.name} is up ({spec.health_url.split('?')[0]})")
+        if SUPERVISOR not in running:
+            record_pid(layout, SUPERVISOR, start_supervisor(layout, environ).pid)
     except BaseException:
-        down(layout)
+        if not partial:
+            down(layout)
         raise
     write_env_file(layout, keys)
     print(f"stack: ready; connection settings in {layout.env_file}")
 
 
-def down(layout: StackLayout, grace_s: float = 15.0) -> None:
-    """Stops every service this stack started (SIGTERM, then SIGKILL after a grace period)."""
-    pids = read_pids(layout)
-    for pid in pids.values():
-        _signal_group(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(is_running(p) for p in pids.values()):
+def start_supervisor(layout: StackLayout, environ: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Starts `stack.py supervise` for this stack, in the background, with `up`'s settings."""
+    ports = {name: str(port) for name, port in layout.ports.items()}
+    with (layout.logs / f"{SUPERVISOR}.log").open("ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "supervise"],
+            cwd=REPO_ROOT,
+            env={**environ, **ports, "STACK_DIR": str(layout.directory), "PYTHONPATH": str(REPO_ROOT)},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def supervise(
+    layout: StackLayout,
+    environ: Mapping[str, str],
+    *,
+    interval_s: float = SUPERVISE_INTERVAL_S,
+    keep_going: Callable[[], bool] = lambda: True,
+) -> None:
+    """Restarts every service of the stack that is not running, until told to stop.
+
+    A restarted service gets the settings `up` gave it (read again from the stack's
+    folder and the environment) and its data as it is: the order system is not reset.
+    """
+    keys = local_secrets(layout, environ)
+    specs = service_specs(layout, keys, [], environ)
+    while keep_going():
+        pids = read_pids(layout)
         _reap(pids.values())
-        time.sleep(0.2)
-    for pid in pids.values():
-        if is_running(pid):
-            _signal_group(pid, signal.SIGKILL)
-    _reap(pids.values())
+        for spec in specs:
+            pid = pids.get(spec.name)
+            if pid is None or is_running(pid) or not keep_going():
+                continue
+            print(f"stack: {spec.name} (pid {pid}) is not running; restarting it", flush=True)
+            process = spawn(spec, spec.command_for(restart=True), layout, environ)
+            record_pid(layout, spec.name, process.pid)
+            try:
+                wait_until_healthy(spec, process, layout.logs / f"{spec.name}.log")
+            except StackError as error:
+                print(f"stack: {error}", flush=True)  # tried again on the next round
+                continue
+            print(f"stack: {spec.name} is up again (pid {process.pid})", flush=True)
+        time.sleep(interval_s)
+
+
+def down(layout: StackLayout, grace_s: float = 15.0) -> None:
+    """Stops every service this stack started (SIGTERM, then SIGKILL after a grace period).
+
+    The supervisor goes first, so that it restarts nothing that is being stopped.
+    """
+    supervisor = read_pids(layout).get(SUPERVISOR)
+    if supervisor is not None:
+        _stop_groups([supervisor], grace_s)
+    pids = read_pids(layout)  # as the supervisor left them
+    _stop_groups(pids.values(), grace_s)
     layout.pids_file.unlink(missing_ok=True)
     layout.env_file.unlink(missing_ok=True)
     if pids:
         print(f"stack: stopped {', '.join(pids)}")
+
+
+def _stop_groups(pids: Iterable[int], grace_s: float) -> None:
+    pids = list(pids)
+    for pid in pids:
+        _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and any(is_running(p) for p in pids):
+        _reap(pids)
+        time.sleep(0.2)
+    for pid in pids:
+        if is_running(pid):
+            _signal_group(pid, signal.SIGKILL)
+    _reap(pids)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
@@ -609,6 +726,7 @@ def main(argv: list[str] | None = None) -> int:
                            help="PostgreSQL and Redis on this machine, two workers each for Rasa and actions")
     sub.add_parser("down", help="stop the stack")
     sub.add_parser("status", help="show what runs")
+    sub.add_parser("supervise", help="restart the stack's services that die (started by `up`)")
     args = parser.parse_args(argv)
     try:
         layout = StackLayout.from_environment(os.environ)
@@ -622,6 +740,10 @@ def main(argv: list[str] | None = None) -> int:
             up(layout, fixtures, environ)
         elif args.command == "down":
             down(layout)
+        elif args.command == "supervise":
+            stopping: list[int] = []
+            signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
+            supervise(layout, os.environ, keep_going=lambda: not stopping)
         else:
             return status(layout)
     except StackError as error:

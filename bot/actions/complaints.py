@@ -23,14 +23,15 @@ from bot.actions.conversation import (
     latest_intent,
     latest_text,
 )
-from bot.actions.http_client import ServiceError
 from bot.actions.orders import ORDER_STATUS_NAMES, shipment_note
 from bot.actions.ownership import is_verified, verified_order_if_reachable
 from bot.actions.prompts import BoundedAsk, BoundedQuestions
 from bot.actions.records_client import NewComplaint
 from bot.actions.refunds import local_time
-from bot.actions.services import call, services
+from bot.actions.service_records import queue_write
+from bot.actions.services import services
 from bot.nlu.normalize import normalize
+from service_common.tickets import COMPLAINT_PREFIX, new_ticket_id
 
 CATEGORIES = ("product_quality", "service_attitude", "logistics", "system_failure", "merchant", "other")
 # Checked in this order: "快递员态度差" is about delivery, so logistics comes before attitude.
@@ -212,10 +213,12 @@ class ActionCreateComplaint(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         svc = services()
-        decision = svc.policy.complaint_deadline(svc.clock())
+        now = svc.clock()
+        decision = svc.policy.complaint_deadline(now)
         order_id = str(tracker.get_slot("order_id")) if is_verified(tracker) else None
+        conversation = conversation_id(tracker)
         complaint = NewComplaint(
-            conversation_id=conversation_id(tracker),
+            conversation_id=conversation,
             channel=channel_of(tracker),
             order_id=order_id,
             category=str(tracker.get_slot("complaint_category") or "other"),
@@ -224,12 +227,15 @@ class ActionCreateComplaint(Action):
             due_at=str(decision.facts["due_at"]),
             rule=decision.rule,
             evidence=complaint_evidence(tracker.events),
+            # Drawn here, so the shopper is told the number even while the record
+            # service is down: the outbox delivers the ticket with it later.
+            ticket_id=new_ticket_id(COMPLAINT_PREFIX, now),
+            occurred_at=now,
         )
-        try:
-            ticket = await call(
-                svc.records.create_complaint, complaint, idempotency_key(tracker, "complaint")
-            )
-        except ServiceError:
+        queued = await queue_write(
+            "complaint", complaint.to_json(), idempotency_key(tracker, "complaint"), conversation
+        )
+        if queued is None:
             dispatcher.utter_message(response="utter_records_unavailable")
             return []
         order = await verified_order_if_reachable(tracker) if order_id else None
@@ -240,8 +246,9 @@ class ActionCreateComplaint(Action):
                 status=ORDER_STATUS_NAMES[order.status],
                 shipment_note=shipment_note(order),
             )
-        due_at = local_time(str(decision.facts["due_at"]), svc.policy)
-        told = {"ticket_id": ticket.ticket_id, "due_at": due_at}
+        # A retried action tells what the first try queued.
+        due_at = local_time(str(queued.body["due_at"]), svc.policy)
+        told = {"ticket_id": str(queued.body["ticket_id"]), "due_at": due_at}
         if complaint.contact_phone:
             dispatcher.utter_message(response="utter_complaint_created", **told)
         elif order_id:

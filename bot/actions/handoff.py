@@ -30,9 +30,11 @@ from bot.actions.http_client import ServiceError
 from bot.actions.order_client import Order
 from bot.actions.ownership import verified_order_if_reachable
 from bot.actions.records_client import NewHandoff
+from bot.actions.service_records import queue_write
 from bot.actions.services import call, services
 from bot.policy import Policy
 from service_common.pii import mask_phone
+from service_common.tickets import HANDOFF_PREFIX, new_ticket_id
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +187,9 @@ async def hand_off(
         for name, value in tracker.current_slot_values().items()
         if value is not None and name not in ("contact_phone", "requested_slot")
     }
+    conversation = conversation_id(tracker)
     request = NewHandoff(
-        conversation_id=conversation_id(tracker),
+        conversation_id=conversation,
         channel=channel_of(tracker),
         order_id=order.order_id if order else None,
         reason=reason,
@@ -202,19 +205,23 @@ async def hand_off(
             "order_snapshot": order.snapshot() if order else None,
             "contact_masked": mask_phone(str(contact)) if contact else None,
         },
+        # Drawn here, so the shopper is told the number even while the record service is
+        # down: the outbox delivers the ticket with it later.
+        ticket_id=new_ticket_id(HANDOFF_PREFIX, now),
+        occurred_at=now,
     )
-    try:
-        ticket = await call(svc.records.create_handoff, request, idempotency_key(tracker, "handoff", reason))
-    except ServiceError as error:
-        logger.error("could not create a handoff ticket: %s", error)
+    key = idempotency_key(tracker, "handoff", reason)
+    queued = await queue_write("handoff", request.to_json(), key, conversation)
+    if queued is None:
         dispatcher.utter_message(response="utter_handoff_unavailable")
         return Handoff(stored=False)
+    ticket_id = str(queued.body["ticket_id"])  # a retried action tells the first try's number
     relayed = channel_of(tracker) in RELAYED_CHANNELS
     agent_waiting = status == "queued" and relayed and await _agents_online() > 0
     if status == "callback_scheduled":
         dispatcher.utter_message(
             response="utter_handoff_callback",
-            ticket_id=ticket.ticket_id,
+            ticket_id=ticket_id,
             open_at=hours.facts["open_at"],
             close_at=hours.facts["close_at"],
             callback_at=_beijing(callback_at or now, policy),
@@ -222,13 +229,13 @@ async def hand_off(
     elif announce and relayed and not agent_waiting:
         dispatcher.utter_message(
             response="utter_handoff_no_agent_online",
-            ticket_id=ticket.ticket_id,
+            ticket_id=ticket_id,
             due_at=_beijing(due_at, policy),
         )
     elif announce:
         dispatcher.utter_message(
             response="utter_handoff_queued_urgent" if priority <= 2 else "utter_handoff_queued",
-            ticket_id=ticket.ticket_id,
+            ticket_id=ticket_id,
         )
     return Handoff(stored=True, agent_waiting=agent_waiting)
 

@@ -1,11 +1,13 @@
 """Client of the record service (``record_service/``): service records and tickets.
 
-Every business decision the bot takes is written as a service record before the bot
-answers (the contract is ``../shared/acceptance/README.md``); complaints and handoffs
-also open a ticket. Every write carries an idempotency key and is retried on transient
-failures, so a record is never lost to a dropped connection and never written twice; if
-the service stays down the write raises ServiceUnavailableError and the dialogue must
-not claim it was recorded.
+Every business decision the bot takes is written as a service record (the contract is
+``../shared/acceptance/README.md``); complaints and handoffs also open a ticket. The
+actions do not call the write methods themselves: they queue the write's JSON in the
+outbox (``bot.actions.outbox``) before answering, and the outbox hands it to
+:meth:`RecordsClient.deliver`, now and again until the service has it. Every write
+carries an idempotency key and is retried on transient failures, so it is never written
+twice; a service that stays down raises ServiceUnavailableError, and the outbox tries
+again later.
 
 The client is synchronous: call it with ``asyncio.to_thread`` from an action (see
 :mod:`bot.actions.http_client`).
@@ -16,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot.actions.http_client import (
     CircuitBreaker,
@@ -26,6 +28,13 @@ from bot.actions.http_client import (
     RetryPolicy,
 )
 from bot.actions.settings import ActionSettings
+
+WriteKind = Literal["record", "complaint", "handoff"]
+WRITE_PATHS: Mapping[WriteKind, str] = {
+    "record": "/api/records",
+    "complaint": "/api/complaints",
+    "handoff": "/api/handoffs",
+}
 
 
 class DecisionLike(Protocol):
@@ -51,6 +60,8 @@ class ServiceRecord:
         order_id: The order concerned, or None.
         rule: The id of the policy rule applied, or None.
         details: JSON-serialisable details (the contract says which per kind).
+        occurred_at: When the decision was taken (the record is dated then, even if the
+            outbox delivers it later), or None for the service's time of arrival.
     """
 
     conversation_id: str
@@ -59,6 +70,7 @@ class ServiceRecord:
     order_id: str | None = None
     rule: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    occurred_at: datetime | None = None
 
     @classmethod
     def from_decision(
@@ -88,6 +100,7 @@ class ServiceRecord:
             "outcome": self.outcome,
             "rule": self.rule,
             "details": dict(self.details),
+            **_occurred(self.occurred_at),
         }
 
 
@@ -108,6 +121,9 @@ class NewComplaint:
         rule: The id of the policy rule applied, e.g. ``COMPLAINT-24H``.
         evidence: Pictures sent with the complaint, as the record service takes them
             (``kind``, ``channel``, ``media_id``, ``url``, ``received_at``).
+        ticket_id: The id drawn by the bot (``service_common.tickets``) and told to the
+            shopper, or None to let the service draw one.
+        occurred_at: When the complaint was filed, or None for the time of arrival.
     """
 
     conversation_id: str
@@ -119,6 +135,8 @@ class NewComplaint:
     due_at: datetime | str
     rule: str
     evidence: tuple[dict[str, Any], ...] = ()
+    ticket_id: str | None = None
+    occurred_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The POST /api/complaints body."""
@@ -132,6 +150,8 @@ class NewComplaint:
             "due_at": _aware_iso(self.due_at, "due_at"),
             "rule": self.rule,
             "evidence": [dict(item) for item in self.evidence],
+            **_given_ticket_id(self.ticket_id),
+            **_occurred(self.occurred_at),
         }
 
 
@@ -181,6 +201,8 @@ class NewHandoff:
         rule: The id of the policy rule applied, or None.
         context: What the person taking over needs: a HandoffContext, or a mapping
             with the same keys (checked by the service).
+        ticket_id: The id drawn by the bot and told to the shopper, or None.
+        occurred_at: When the handoff was asked for, or None for the time of arrival.
     """
 
     conversation_id: str
@@ -193,6 +215,8 @@ class NewHandoff:
     callback_at: datetime | str | None
     rule: str | None
     context: HandoffContext | Mapping[str, Any] = field(repr=False)
+    ticket_id: str | None = None
+    occurred_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The POST /api/handoffs body."""
@@ -209,6 +233,8 @@ class NewHandoff:
             "context": (
                 self.context.to_json() if isinstance(self.context, HandoffContext) else dict(self.context)
             ),
+            **_given_ticket_id(self.ticket_id),
+            **_occurred(self.occurred_at),
         }
 
 
@@ -266,6 +292,14 @@ def _aware_iso(moment: datetime | str, name: str) -> str:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware")
     return moment.isoformat()
+
+
+def _given_ticket_id(ticket_id: str | None) -> dict[str, str]:
+    return {} if ticket_id is None else {"ticket_id": ticket_id}
+
+
+def _occurred(moment: datetime | None) -> dict[str, str]:
+    return {} if moment is None else {"occurred_at": _aware_iso(moment, "occurred_at")}
 
 
 def parse_record(value: Any) -> dict[str, Any]:
@@ -412,6 +446,21 @@ class RecordsClient(JsonApiClient):
             "/api/handoffs", handoff.to_json(), operation=operation, idempotency_key=idempotency_key
         )
         return self._parse(operation, _parse_handoff, answer)
+
+    def deliver(self, kind: WriteKind, body: Mapping[str, Any], idempotency_key: str) -> None:
+        """Delivers a write queued in the outbox (``bot.actions.outbox``); the same key stores it once.
+
+        Args:
+            kind: ``record``, ``complaint`` or ``handoff``.
+            body: The ``to_json()`` of a ServiceRecord, NewComplaint or NewHandoff.
+            idempotency_key: The key it was queued with.
+
+        Raises:
+            RequestRejectedError: The service refuses the write (it will not take it later either).
+            ServiceUnavailableError: The record service cannot answer now.
+        """
+        operation = f"deliver_{kind}"
+        self._post(WRITE_PATHS[kind], body, operation=operation, idempotency_key=idempotency_key)
 
     def desk_presence(self) -> int:
         """How many agents are online at the desk (called its API in the last 60 s).

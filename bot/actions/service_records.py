@@ -1,7 +1,10 @@
-"""Writing the service records that archive every decision (the record contract).
+"""Writing what the shopper is told about to the record service, through the outbox.
 
-A record is written, and acknowledged by the record service, before the bot tells the
-shopper about the decision: if the write fails the decision is not announced.
+Every write (a service record, a complaint, a handoff) is committed to the action
+server's outbox (``bot.actions.outbox``) before the bot tells the shopper about it, and
+delivered at once when the record service answers; when it does not, the outbox delivers
+it later, so the decision can be announced either way. Only a write the outbox itself
+cannot keep (its database is gone) is not announced.
 """
 
 from __future__ import annotations
@@ -10,14 +13,40 @@ import logging
 from typing import Any
 
 from rasa_sdk import Tracker
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.actions.conversation import conversation_id, idempotency_key
-from bot.actions.http_client import ServiceError
-from bot.actions.records_client import ServiceRecord
+from bot.actions.outbox import QueuedWrite
+from bot.actions.records_client import ServiceRecord, WriteKind
 from bot.actions.services import call, services
 from bot.policy import Decision
 
 logger = logging.getLogger(__name__)
+
+
+async def queue_write(
+    kind: WriteKind, body: dict[str, Any], key: str, conversation: str
+) -> QueuedWrite | None:
+    """Queues one write and tries to deliver the conversation's queued writes now.
+
+    Returns:
+        The write as queued (a retried action gets the first try's body back, e.g. its
+        ticket id), or None when the outbox cannot keep it.
+    """
+    svc = services()
+    try:
+        queued = await call(svc.outbox.queue, kind, body, key, conversation)
+    except SQLAlchemyError as error:
+        logger.error("could not queue a %s write: %s", kind, type(error).__name__)
+        return None
+    try:
+        waiting = await call(svc.outbox.deliver_conversation, conversation, svc.records)
+    except SQLAlchemyError as error:
+        logger.error("could not deliver queued writes now (%s); the outbox retries", type(error).__name__)
+        return queued
+    if waiting:
+        logger.warning("%d write(s) of this conversation wait in the outbox for the record service", waiting)
+    return queued
 
 
 async def write_record(
@@ -29,26 +58,23 @@ async def write_record(
     rule: str | None,
     details: dict[str, Any],
 ) -> bool:
-    """Writes one service record for this conversation; True once it is stored.
+    """Writes one service record for this conversation; True once it is kept.
 
     The idempotency key ties the record to the shopper's message, so a retried write
     never stores it twice.
     """
+    conversation = conversation_id(tracker)
     record = ServiceRecord(
-        conversation_id=conversation_id(tracker),
+        conversation_id=conversation,
         kind=kind,
         order_id=order_id,
         outcome=outcome,
         rule=rule,
         details=details,
+        occurred_at=services().clock(),
     )
     key = idempotency_key(tracker, "record", kind, order_id, outcome, details.get("attempt"))
-    try:
-        await call(services().records.write_record, record, key)
-    except ServiceError as error:
-        logger.error("could not write a %s record: %s", kind, error)
-        return False
-    return True
+    return await queue_write("record", record.to_json(), key, conversation) is not None
 
 
 async def write_decision(tracker: Tracker, kind: str, order_id: str | None, decision: Decision) -> bool:

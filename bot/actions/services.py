@@ -1,7 +1,8 @@
 """The services every action uses, built once per process on first use.
 
 rasa-sdk makes one instance of each action for all conversations, so nothing about a
-conversation lives here: only the policy, the two HTTP clients and the clock. They are
+conversation lives here: only the policy, the two HTTP clients, the outbox of writes to
+the record service and the clock. They are
 built lazily (not at import time) from `ActionSettings.from_env()`; the action server's
 plugin builds them at start so that a missing secret stops it at once. Tests configure
 their own with `use_services`.
@@ -20,9 +21,11 @@ from datetime import datetime, timezone
 from typing import ParamSpec, TypeVar
 
 from bot.actions.order_client import OrderClient
+from bot.actions.outbox import WriteOutbox
 from bot.actions.records_client import RecordsClient
 from bot.actions.settings import ActionSettings
 from bot.policy import Policy, load_policy
+from service_common.db import make_engine
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -41,12 +44,15 @@ class Services:
         policy: The after-sales policy (bot/policy/aftersales_policy.yml).
         orders: The order system's client.
         records: The record service's client.
+        outbox: Where every write to the record service is queued before the shopper
+            is told about it (``bot.actions.outbox``).
         clock: Returns the current aware time (tests may fix it).
     """
 
     policy: Policy
     orders: OrderClient
     records: RecordsClient
+    outbox: WriteOutbox
     clock: Callable[[], datetime] = utc_now
 
     @classmethod
@@ -56,6 +62,9 @@ class Services:
             policy=load_policy(settings.policy_file),
             orders=OrderClient.from_settings(settings),
             records=RecordsClient.from_settings(settings),
+            outbox=WriteOutbox(
+                make_engine(settings.outbox_database_url), poll_interval_s=settings.outbox_interval_s
+            ),
         )
 
 

@@ -7,11 +7,15 @@ build clients with explicit values and nothing reads ``os.environ`` behind their
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from service_common.env import MissingSettingError, env_float, env_int, env_str, require_env
 
 DEFAULT_ORDERS_URL = "http://127.0.0.1:5070"
 DEFAULT_RECORDS_SERVICE_URL = "http://127.0.0.1:5071"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUTBOX_DATABASE_URL = f"sqlite:///{REPO_ROOT / '.stack' / 'action_outbox.db'}"
+DEFAULT_OUTBOX_INTERVAL_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -83,11 +87,22 @@ class ActionSettings:
             ``RECORDS_*`` tuning). Writes are retried more: a record must not be lost.
         policy_file: The merchant's own policy file (POLICY_FILE); the shipped
             bot/policy/aftersales_policy.yml when None.
+        outbox_database_url: Where the outbox of writes to the record service is kept
+            (ACTION_OUTBOX_DATABASE_URL): SQLite under .stack/ by default, PostgreSQL in
+            production, shared by the action server's workers.
+        outbox_interval_s: Seconds between the background deliveries of queued writes
+            (ACTION_OUTBOX_INTERVAL_S).
     """
 
     orders: ServiceSettings
     records: ServiceSettings
     policy_file: str | None = None
+    outbox_database_url: str = DEFAULT_OUTBOX_DATABASE_URL
+    outbox_interval_s: float = DEFAULT_OUTBOX_INTERVAL_S
+
+    def __post_init__(self) -> None:
+        if self.outbox_interval_s <= 0:
+            raise MissingSettingError(f"outbox_interval_s must be positive, got {self.outbox_interval_s!r}")
 
     @classmethod
     def from_env(cls) -> ActionSettings:
@@ -113,4 +128,6 @@ class ActionSettings:
                 max_retries=3,
             ),
             policy_file=env_str("POLICY_FILE", "") or None,
+            outbox_database_url=env_str("ACTION_OUTBOX_DATABASE_URL", DEFAULT_OUTBOX_DATABASE_URL),
+            outbox_interval_s=env_float("ACTION_OUTBOX_INTERVAL_S", DEFAULT_OUTBOX_INTERVAL_S),
         )

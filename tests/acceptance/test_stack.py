@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -52,6 +53,20 @@ def test_a_second_stack_runs_beside_the_first_and_down_stops_everything(running_
     assert env["BOT_URL"] == f"http://127.0.0.1:{port_base}"
     assert env["BOT_URL"] != running_stack.env["BOT_URL"]
     assert requests.get(f"{env['BOT_URL']}/status", params={"token": env["BOT_TOKEN"]}, timeout=10).ok
+
+    # Partly running (no supervisor, no action server): `up` starts only what is missing.
+    for name in ("supervisor", "action_server"):
+        os.kill(pids[name], signal.SIGKILL)
+    for name in ("supervisor", "action_server"):
+        while os.path.exists(f"/proc/{pids[name]}") and not _is_zombie(pids[name]):
+            time.sleep(0.1)
+    again = stack_command(tmp_path, port_base, "up", "--fixtures", str(ACCEPTANCE_ORDERS))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "stack: rasa is already running" in again.stdout and "stack: action_server is up" in again.stdout
+    restarted = json.loads((tmp_path / "pids.json").read_text())
+    assert restarted["rasa"] == pids["rasa"] and restarted["action_server"] != pids["action_server"]
+    assert restarted["supervisor"] != pids["supervisor"]
+    pids = {**pids, **restarted}
 
     stopped = stack_command(tmp_path, port_base, "down")
     assert stopped.returncode == 0

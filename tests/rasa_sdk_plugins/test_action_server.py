@@ -29,6 +29,7 @@ def action_server(service_tmp: Path) -> Iterator[RunningService]:
             "ORDERS_TOKEN": "unused",
             "RECORDS_SERVICE_URL": "http://127.0.0.1:9",
             "RECORDS_TOKEN": "unused",
+            "ACTION_OUTBOX_DATABASE_URL": f"sqlite:///{service_tmp / 'action_outbox.db'}",
         },
         port,
         service_tmp / "action_server.log",
@@ -46,6 +47,13 @@ def _call(server: RunningService, body: object, token: str | None) -> requests.R
 
 def test_health_is_open(action_server: RunningService) -> None:
     assert requests.get(f"{action_server.url}/health", timeout=5).json() == {"status": "ok"}
+
+
+def test_the_outbox_backlog_is_served_openly(action_server: RunningService) -> None:
+    response = requests.get(f"{action_server.url}/health/outbox", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "pending": 0, "rejected": 0, "oldest_pending_s": None}
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong-token", TOKEN + "x"])
@@ -101,3 +109,24 @@ def test_a_missing_secret_stops_the_server_at_start(service_tmp: Path) -> None:
     )
     assert result.returncode != 0
     assert "ACTION_SERVER_TOKEN is not set" in result.stdout + result.stderr
+
+
+def test_an_outbox_database_that_cannot_be_opened_stops_the_server_at_start(service_tmp: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(free_port())],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            "SANIC_HOST": "127.0.0.1",
+            "ACTION_SERVER_TOKEN": TOKEN,
+            "ORDERS_TOKEN": "unused",
+            "RECORDS_TOKEN": "unused",
+            "ACTION_OUTBOX_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{free_port()}/none",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 2
+    assert "action server:" in result.stderr and "OperationalError" in result.stderr + result.stdout

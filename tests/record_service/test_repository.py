@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -119,3 +120,56 @@ def test_records_are_listed_in_time_order(sessions: sessionmaker) -> None:
         listed = RecordRepository(session).records("c1")
 
     assert [record.id for record in listed] == [earlier.record.id, later.record.id]
+
+
+def test_a_ticket_keeps_the_id_and_time_the_bot_gave_it(sessions: sessionmaker) -> None:
+    opened = NOW - timedelta(minutes=30)  # queued by the bot while this service was down
+    request = replace(complaint(opened + timedelta(hours=24)), ticket_id="TS24050112345678", occurred_at=opened)
+    with transaction(sessions) as session:
+        created = RecordRepository(session, clock=lambda: NOW).create_complaint(request, "k1")
+
+    assert created.ticket is not None
+    assert (created.ticket.ticket_id, created.ticket.created_at) == ("TS24050112345678", opened)
+    assert (created.record.details["ticket_id"], created.record.created_at) == ("TS24050112345678", opened)
+
+
+def test_a_given_ticket_id_taken_by_another_request_is_a_conflict(sessions: sessionmaker) -> None:
+    request = replace(complaint(NOW + timedelta(hours=24)), ticket_id="TS24050112345678")
+    with transaction(sessions) as session:
+        RecordRepository(session, clock=lambda: NOW).create_complaint(request, "k1")
+
+    with transaction(sessions) as session, pytest.raises(ConflictError) as raised:
+        RecordRepository(session, clock=lambda: NOW).create_complaint(request, "k2")
+
+    assert raised.value.code == "ticket_id_taken"
+
+
+def test_a_queued_ticket_may_arrive_after_its_due_time(sessions: sessionmaker) -> None:
+    opened = NOW - timedelta(hours=25)
+    request = replace(complaint(opened + timedelta(hours=24)), occurred_at=opened)
+    with transaction(sessions) as session:
+        created = RecordRepository(session, clock=lambda: NOW).create_complaint(request, "k1")
+
+    assert created.ticket is not None and created.ticket.due_at < NOW
+
+
+def test_a_decision_time_ahead_of_the_clock_is_dated_at_arrival(sessions: sessionmaker) -> None:
+    record = NewRecord("c1", "x", None, "y", None, {}, occurred_at=NOW + timedelta(hours=6))
+    with transaction(sessions) as session:
+        created = RecordRepository(session, clock=lambda: NOW).create_record(record, "k1")
+
+    assert created.record.created_at == NOW
+
+
+def test_a_record_queued_earlier_is_listed_before_later_ones(sessions: sessionmaker) -> None:
+    with transaction(sessions) as session:
+        repository = RecordRepository(session, clock=lambda: NOW)
+        later = repository.create_record(NewRecord("c1", "x", None, "late", None, {}), "k1")
+        queued = repository.create_record(
+            NewRecord("c1", "x", None, "early", None, {}, occurred_at=NOW - timedelta(minutes=1)), "k2"
+        )
+
+    with transaction(sessions) as session:
+        listed = RecordRepository(session).records("c1")
+
+    assert [record.id for record in listed] == [queued.record.id, later.record.id]

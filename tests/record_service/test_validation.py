@@ -148,3 +148,50 @@ def test_well_formed_ticket_ids_pass(value: str) -> None:
 @pytest.mark.parametrize("value", ["TS2405011234567", "TS240501123456789", "XX24050112345678", "ts24050112345678"])
 def test_malformed_ticket_ids_are_not_found(value: str) -> None:
     assert code_of(validation.ticket_id, value, "x_not_found") == (404, "x_not_found")
+
+
+COMPLAINT_BODY = {
+    "conversation_id": "c",
+    "channel": "web",
+    "category": "logistics",
+    "description": "快递员态度太差了",
+    "due_at": "2024-05-02T10:00:00+08:00",
+    "rule": "COMPLAINT-24H",
+}
+
+
+def test_a_complaint_may_carry_the_ticket_id_and_time_the_bot_gave_it() -> None:
+    complaint = validation.new_complaint(
+        {**COMPLAINT_BODY, "ticket_id": "TS24050112345678", "occurred_at": "2024-05-01T10:00:00+08:00"}
+    )
+
+    assert (complaint.ticket_id, complaint.occurred_at) == (
+        "TS24050112345678",
+        datetime(2024, 5, 1, 2, tzinfo=timezone.utc),
+    )
+
+
+@pytest.mark.parametrize("value", ["HO24050112345678", "TS2405011234567", 24050112345678, ""])
+def test_a_complaint_ticket_id_of_another_shape_is_refused(value: object) -> None:
+    assert code_of(validation.new_complaint, {**COMPLAINT_BODY, "ticket_id": value}) == (422, "invalid_ticket_id")
+
+
+def test_a_handoff_ticket_id_must_be_a_handoff_id() -> None:
+    body = {
+        "conversation_id": "c",
+        "channel": "web",
+        "reason": "user_request",
+        "priority": 3,
+        "status": "queued",
+        "due_at": "2024-05-02T10:00:00+08:00",
+        "context": {"summary": "s", "transcript": [], "slots": {}},
+    }
+
+    assert validation.new_handoff({**body, "ticket_id": "HO24050112345678"}).ticket_id == "HO24050112345678"
+    assert code_of(validation.new_handoff, {**body, "ticket_id": "TS24050112345678"}) == (422, "invalid_ticket_id")
+
+
+def test_a_record_without_a_zone_in_occurred_at_is_refused() -> None:
+    body = {"conversation_id": "c", "kind": "x", "outcome": "y", "details": {}, "occurred_at": "2024-05-01T10:00:00"}
+
+    assert code_of(validation.new_record, body) == (422, "invalid_occurred_at")

@@ -18,6 +18,7 @@ from scripts.stack import (
     StackError,
     StackLayout,
     local_secrets,
+    production_environment,
     read_env_file,
     service_specs,
     service_token,
@@ -220,3 +221,24 @@ def test_rasa_runs_through_the_projects_launcher_unless_the_benchmark_asks_for_s
         service_specs(layout, keys, [], {"RASA_LAUNCHER": "python"})
     with pytest.raises(StackError, match="no trained model"):
         up(layout, [], {"RASA_MODEL": str(tmp_path / "missing.tar.gz")})
+
+
+def test_the_action_servers_outbox_is_kept_in_the_stack_dir_or_in_production_s_database(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    embedded = {s.name: s for s in service_specs(layout, keys, [], {})}
+    production = {s.name: s for s in service_specs(layout, keys, [], production_environment({}))}
+
+    assert embedded["action_server"].env["ACTION_OUTBOX_DATABASE_URL"] == f"sqlite:///{tmp_path / 'action_outbox.db'}"
+    assert production["action_server"].env["ACTION_OUTBOX_DATABASE_URL"].startswith("postgresql")
+
+
+def test_a_restarted_order_system_keeps_its_orders(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    fixture = tmp_path / "orders.yaml"
+    specs = {s.name: s for s in service_specs(layout, local_secrets(layout, {}), [fixture], {})}
+
+    orders = specs["order_system"]
+    assert {"--reset", str(fixture)} <= set(orders.command_for(restart=False))
+    assert orders.command_for(restart=True)[-2:] == ["-m", "order_system"]
+    assert specs["rasa"].command_for(restart=True) == specs["rasa"].command

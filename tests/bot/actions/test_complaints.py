@@ -19,10 +19,12 @@ from bot.actions.complaints import (
     parse_category,
 )
 from bot.actions.order_client import OrderClient
+from bot.actions.outbox import WriteOutbox
 from bot.actions.records_client import RecordsClient
 from bot.actions.services import Services
 from tests.fixtures.actions import (
     BEIJING,
+    deliver_queued,
     fixed_clock,
     form_tracker,
     install_services,
@@ -202,6 +204,14 @@ def complaint_slots(**more: Any) -> dict[str, Any]:
     }
 
 
+# What a filed complaint clears: the form's answers, for the next complaint.
+COMPLAINT_CLEARED = [
+    SlotSet("complaint_description", None),
+    SlotSet("complaint_category", None),
+    SlotSet("contact_declined", False),
+]
+
+
 async def create(
     domain: DomainDict, conversation: str, slots: dict[str, Any], message_id: str = "m1"
 ) -> tuple[list[dict[str, Any]], CollectingDispatcher]:
@@ -245,11 +255,7 @@ async def test_a_complaint_opens_a_ticket_with_a_deadline_within_24_hours(
             "due_at": f"{due_local.month}月{due_local.day}日 {due_local:%H:%M}",
         }
     ]
-    assert events == [
-        SlotSet("complaint_description", None),
-        SlotSet("complaint_category", None),
-        SlotSet("contact_declined", False),
-    ]
+    assert events == COMPLAINT_CLEARED
 
 
 def _picture(media_id: str, evidence_for: str | None = "complaint") -> dict[str, Any]:
@@ -343,10 +349,46 @@ async def test_a_complaint_without_a_category_is_filed_as_other(
     assert [r["details"]["category"] for r in stored_records(records_client, conversation)] == ["other"]
 
 
-async def test_a_down_record_service_opens_no_ticket_and_says_so(
+async def test_a_complaint_filed_while_the_record_service_is_down_gets_its_number_at_once(
+    action_services: Services,
+    down_records_client: RecordsClient,
+    records_client: RecordsClient,
+    domain: DomainDict,
+) -> None:
+    install_services(action_services, records=down_records_client)
+    conversation = new_conversation_id()
+
+    events, dispatcher = await create(domain, conversation, complaint_slots())
+
+    [told] = said(dispatcher)
+    assert told["response"] == "utter_complaint_created"
+    assert events == COMPLAINT_CLEARED
+    assert stored_records(records_client, conversation) == []
+    # The record service is back: the ticket it keeps is the one the shopper was told.
+    assert deliver_queued(action_services, records_client, conversation) == 0
+    [record] = stored_records(records_client, conversation)
+    assert record["details"]["ticket_id"] == told["ticket_id"]
+    ticket = records_client._get(f"/api/complaints/{told['ticket_id']}", operation="test")
+    assert (ticket["category"], ticket["description"]) == ("logistics", DESCRIPTION)
+
+
+async def test_a_retried_complaint_tells_the_number_of_the_first_try(
     action_services: Services, down_records_client: RecordsClient, domain: DomainDict
 ) -> None:
     install_services(action_services, records=down_records_client)
+    conversation = new_conversation_id()
+
+    _, first = await create(domain, conversation, complaint_slots())
+    _, retried = await create(domain, conversation, complaint_slots())
+
+    assert said(retried) == said(first)
+    assert action_services.outbox.backlog().pending == 1
+
+
+async def test_a_complaint_the_outbox_cannot_keep_is_not_announced(
+    action_services: Services, broken_outbox: WriteOutbox, domain: DomainDict
+) -> None:
+    install_services(action_services, outbox=broken_outbox)
 
     events, dispatcher = await create(domain, new_conversation_id(), complaint_slots())
 

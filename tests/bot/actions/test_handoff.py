@@ -16,6 +16,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.handoff import ActionHandoff, hand_off, is_distressed, priority_for, summary_for
 from bot.actions.order_client import OrderClient
+from bot.actions.outbox import WriteOutbox
 from bot.actions.records_client import RecordsClient
 from bot.actions.services import Services
 from bot.policy import Policy
@@ -23,6 +24,7 @@ from tests.fixtures.actions import (
     DESK_OPEN_AT,
     beijing_today_at,
     bot_event,
+    deliver_queued,
     fixed_clock,
     install_services,
     make_tracker,
@@ -288,10 +290,34 @@ async def test_a_down_order_system_still_hands_over_without_the_order(
     assert events == CLOSES_THE_FORM
 
 
-async def test_a_down_record_service_says_the_handoff_failed(
-    open_hours: Services, down_records_client: RecordsClient, domain: DomainDict
+async def test_a_handoff_while_the_record_service_is_down_is_queued_with_its_number(
+    open_hours: Services,
+    down_records_client: RecordsClient,
+    records_client: RecordsClient,
+    domain: DomainDict,
 ) -> None:
     install_services(open_hours, records=down_records_client)
+    conversation = new_conversation_id()
+
+    events, dispatcher = await run_handoff(
+        domain, conversation, "request_compensation", active_loop="complaint_form"
+    )
+
+    beyond, queued = said(dispatcher)
+    assert (beyond, queued["response"]) == (
+        {"response": "utter_handoff_beyond_authority"},
+        "utter_handoff_queued_urgent",  # compensation is priority 2
+    )
+    assert events == CLOSES_THE_FORM
+    assert deliver_queued(open_hours, records_client, conversation) == 0
+    [record] = stored_records(records_client, conversation)
+    assert (record["kind"], record["details"]["ticket_id"]) == ("handoff", queued["ticket_id"])
+
+
+async def test_a_handoff_the_outbox_cannot_keep_says_it_failed(
+    open_hours: Services, broken_outbox: WriteOutbox, domain: DomainDict
+) -> None:
+    install_services(open_hours, outbox=broken_outbox)
 
     events, dispatcher = await run_handoff(
         domain, new_conversation_id(), "request_compensation", active_loop="complaint_form"
@@ -304,13 +330,13 @@ async def test_a_down_record_service_says_the_handoff_failed(
     assert events == CLOSES_THE_FORM
 
 
-async def test_hand_off_reports_whether_the_ticket_is_stored(
-    open_hours: Services, down_records_client: RecordsClient, domain: DomainDict
+async def test_hand_off_reports_whether_the_ticket_is_kept(
+    open_hours: Services, broken_outbox: WriteOutbox, domain: DomainDict
 ) -> None:
     tracker = make_tracker(text="转人工", intent="request_human")
     stored = await hand_off(CollectingDispatcher(), tracker, "user_request")
 
-    install_services(open_hours, records=down_records_client)
+    install_services(open_hours, outbox=broken_outbox)
     failed = await hand_off(CollectingDispatcher(), tracker, "user_request")
 
     assert (stored.stored, failed.stored) == (True, False)

@@ -18,12 +18,14 @@ from rasa_sdk.types import DomainDict
 from bot.actions.identity import ActionAskOrderId
 from bot.actions.order_client import OrderClient
 from bot.actions.orders import ValidateOrderStatusForm
+from bot.actions.outbox import WriteOutbox
 from bot.actions.records_client import RecordsClient
 from bot.actions.refunds import ValidateRefundStatusForm
 from bot.actions.returns import ValidateReturnForm
 from bot.actions.services import Services
 from tests.fixtures.actions import (
     beijing_today_at,
+    deliver_queued,
     fixed_clock,
     form_tracker,
     install_services,
@@ -465,12 +467,38 @@ async def test_a_down_order_system_while_checking_digits_ends_the_form_without_c
     ]
 
 
-async def test_a_down_record_service_does_not_verify_the_owner(
+async def test_a_down_record_service_still_verifies_the_owner_and_records_it_later(
     action_services: Services,
     down_records_client: RecordsClient,
+    records_client: RecordsClient,
     domain: DomainDict,
 ) -> None:
     install_services(action_services, records=down_records_client, clock=fixed_clock(beijing_today_at(10)))
+    conversation = new_conversation_id()
+
+    events, dispatcher = await validate(
+        domain, {"phone_last4": PHONE_LAST4}, slots={"order_id": ORDER}, sender_id=conversation
+    )
+
+    assert events == [
+        SlotSet("phone_last4", PHONE_LAST4),
+        SlotSet("verified_order_id", ORDER),
+        SlotSet("identity_failures", 0),
+        SlotSet("requested_slot", None),
+    ]
+    assert said(dispatcher) == []
+    assert deliver_queued(action_services, records_client, conversation) == 0
+    assert [(r["kind"], r["outcome"]) for r in stored_records(records_client, conversation)] == [
+        ("identity_check", "verified")
+    ]
+
+
+async def test_an_outbox_that_cannot_keep_the_check_does_not_verify_the_owner(
+    action_services: Services,
+    broken_outbox: WriteOutbox,
+    domain: DomainDict,
+) -> None:
+    install_services(action_services, outbox=broken_outbox, clock=fixed_clock(beijing_today_at(10)))
 
     events, dispatcher = await validate(domain, {"phone_last4": PHONE_LAST4}, slots={"order_id": ORDER})
 

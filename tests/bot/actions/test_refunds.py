@@ -17,6 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.order_client import OrderClient
+from bot.actions.outbox import WriteOutbox
 from bot.actions.records_client import RecordsClient
 from bot.actions.refunds import ActionCheckRefundStatus
 from bot.actions.services import Services
@@ -24,6 +25,7 @@ from tests.fixtures.actions import (
     BEIJING,
     beijing_date,
     beijing_today_at,
+    deliver_queued,
     fixed_clock,
     install_services,
     make_tracker,
@@ -270,13 +272,38 @@ async def test_a_down_order_system_is_said_and_handed_over(
     assert events == []
 
 
-async def test_a_down_record_service_announces_no_decision(
-    refund_services: Services, down_records_client: RecordsClient, domain: DomainDict
+async def test_a_down_record_service_changes_nothing_the_shopper_is_told(
+    refund_services: Services,
+    down_records_client: RecordsClient,
+    records_client: RecordsClient,
+    domain: DomainDict,
 ) -> None:
+    up, down = new_conversation_id(), new_conversation_id()
+    _, told_up = await check(domain, "8800002002", up)
     install_services(refund_services, records=down_records_client)
+
+    events, told_down = await check(domain, "8800002002", down)
+
+    # The same answers, a handoff ticket number apart; the records follow once it is back.
+    tickets = {"ticket_id": "the handoff's"}
+    assert [{**m, **tickets} if "ticket_id" in m else m for m in said(told_down)] == [
+        {**m, **tickets} if "ticket_id" in m else m for m in said(told_up)
+    ]
+    assert events == []
+    assert stored_records(records_client, down) == []
+    assert deliver_queued(refund_services, records_client, down) == 0
+    assert [r["kind"] for r in stored_records(records_client, down)] == [
+        r["kind"] for r in stored_records(records_client, up)
+    ]
+
+
+async def test_a_decision_the_outbox_cannot_keep_is_not_announced(
+    refund_services: Services, broken_outbox: WriteOutbox, domain: DomainDict
+) -> None:
+    install_services(refund_services, outbox=broken_outbox)
 
     events, dispatcher = await check(domain, "8800002002", new_conversation_id())
 
-    # Neither the overdue refund nor a handoff is announced: nothing was recorded.
+    # Neither the overdue refund nor a handoff is announced: nothing was kept.
     assert said(dispatcher) == [{"response": "utter_records_unavailable"}]
     assert events == []

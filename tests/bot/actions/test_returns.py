@@ -15,6 +15,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.order_client import OrderClient
+from bot.actions.outbox import WriteOutbox
 from bot.actions.records_client import RecordsClient
 from bot.actions.returns import (
     ActionAskReturnItem,
@@ -31,6 +32,7 @@ from tests.fixtures.actions import (
     FAST_RETRY,
     beijing_date,
     beijing_today_at,
+    deliver_queued,
     fixed_clock,
     form_tracker,
     install_services,
@@ -600,10 +602,30 @@ async def test_a_down_order_system_is_said_and_handed_over(
     assert events == []
 
 
-async def test_a_down_record_service_announces_no_decision(
-    action_services: Services, down_records_client: RecordsClient, domain: DomainDict
+async def test_a_down_record_service_changes_nothing_the_shopper_is_told(
+    action_services: Services,
+    down_records_client: RecordsClient,
+    records_client: RecordsClient,
+    domain: DomainDict,
 ) -> None:
+    up, down = new_conversation_id(), new_conversation_id()
+    up_events, told_up = await check(domain, "8800001001", up, item_intact="yes")
     install_services(action_services, records=down_records_client)
+
+    events, told_down = await check(domain, "8800001001", down, item_intact="yes")
+
+    assert (events, said(told_down)) == (up_events, said(told_up))
+    assert stored_records(records_client, down) == []
+    assert deliver_queued(action_services, records_client, down) == 0
+    assert stored_records(records_client, down) == [
+        {**record, "conversation_id": down} for record in stored_records(records_client, up)
+    ]
+
+
+async def test_a_decision_the_outbox_cannot_keep_is_not_announced(
+    action_services: Services, broken_outbox: WriteOutbox, domain: DomainDict
+) -> None:
+    install_services(action_services, outbox=broken_outbox)
 
     events, dispatcher = await check(domain, "8800001001", new_conversation_id(), item_intact="yes")
 
