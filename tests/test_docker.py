@@ -55,3 +55,11 @@ def test_compose_runs_the_same_entry_points_as_the_stack(tmp_path: Path) -> None
 def test_no_secret_is_baked_into_the_image_or_compose() -> None:
     for text in (_dockerfile(), (REPO_ROOT / "compose.yaml").read_text()):
         assert not re.search(r"(TOKEN|PASSWORD)\s*[:=]\s*['\"]?[A-Za-z0-9+/_-]{12,}", text)
+
+
+def test_every_compose_service_is_restarted_when_it_dies() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text(encoding="utf-8"))
+
+    assert {name: service.get("restart") for name, service in compose["services"].items()} == {
+        name: "unless-stopped" for name in compose["services"]
+    }
