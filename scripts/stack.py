@@ -87,6 +87,7 @@ DESK_PAGE_PATH = "/desk/"
 WECHAT_WEBHOOK_PATH = "/webhooks/wechat/webhook"
 # The phone line's bearer token: a service token like the ones above.
 IVR_SECRET_NAMES = ("IVR_TOKEN",)
+REST_SECRET_NAMES = ("REST_WEBHOOK_TOKEN",)
 IVR_TURN_PATH = "/webhooks/ivr/turn"
 
 # WeCom's formats: CorpID ww+16 hex, Token 3-32 letters/digits, EncodingAESKey 43 letters/digits.
@@ -206,7 +207,7 @@ def local_secrets(layout: StackLayout, environ: Mapping[str, str]) -> dict[str, 
     """The stack's secrets: from the environment, else generated once and kept (mode 600)."""
     stored = read_env_file(layout.secrets_file)
     generators = {
-        **dict.fromkeys(SECRET_NAMES + IVR_SECRET_NAMES, service_token),
+        **dict.fromkeys(SECRET_NAMES + IVR_SECRET_NAMES + REST_SECRET_NAMES, service_token),
         **WECHAT_SECRETS,
         **WECOM_SECRETS,
         **WIDGET_SECRETS,
@@ -352,6 +353,9 @@ def service_specs(
                 "WECHAT_AES_KEY_PREVIOUS": environ.get("WECHAT_AES_KEY_PREVIOUS", ""),
                 # The IVR channel: its token, and the record service for a transfer's ticket.
                 **{name: keys[name] for name in IVR_SECRET_NAMES},
+                # Rasa's REST webhook: open here; production mode guards it with its token.
+                "REST_WEBHOOK": environ.get("REST_WEBHOOK") or "open",
+                **{name: keys[name] for name in REST_SECRET_NAMES},
                 "RECORDS_SERVICE_URL": records_url,
                 "RECORDS_TOKEN": keys["RECORDS_TOKEN"],
                 **{name: keys[name] for name in WECOM_SECRETS},
@@ -388,6 +392,8 @@ def production_environment(environ: Mapping[str, str]) -> dict[str, str]:
         "RECORDS_DATABASE_URL": database_url,
         "WECOM_STATE_DATABASE_URL": database_url,
         "ACTION_OUTBOX_DATABASE_URL": database_url,
+        # Only the shop's backend may call the REST webhook (REST_WEBHOOK=open for tests).
+        "REST_WEBHOOK": "token",
         "TRACKER_DB_HOST": database.host or HOST,
         "TRACKER_DB_PORT": str(database.port or 5432),
         "TRACKER_DB_NAME": database.database or "aftersales",
@@ -518,6 +524,7 @@ def write_env_file(layout: StackLayout, keys: Mapping[str, str]) -> None:
         "AGENT2_TOKEN": keys["AGENT2_TOKEN"],
         "IVR_URL": f"{layout.url('RASA_PORT')}{IVR_TURN_PATH}",
         "IVR_TOKEN": keys["IVR_TOKEN"],
+        "REST_WEBHOOK_TOKEN": keys["REST_WEBHOOK_TOKEN"],
         "WECOM_URL": f"{layout.url('RASA_PORT')}{WECOM_CALLBACK_PATH}",
         "WECOM_TOKEN": keys["WECOM_TOKEN"],
         "WECOM_AES_KEY": keys["WECOM_AES_KEY"],
@@ -640,6 +647,8 @@ def supervise(
     keys = local_secrets(layout, environ)
     specs = service_specs(layout, keys, [], environ)
     while keep_going():
+        if not layout.pids_file.exists():
+            return  # the stack was stopped (or its folder removed): nothing to keep alive
         pids = read_pids(layout)
         _reap(pids.values())
         for spec in specs:

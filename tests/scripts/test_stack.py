@@ -11,6 +11,7 @@ from scripts.stack import (
     IVR_SECRET_NAMES,
     MODEL_PATH,
     REPO_ROOT,
+    REST_SECRET_NAMES,
     SECRET_NAMES,
     WECHAT_SECRETS,
     WECOM_SECRETS,
@@ -61,7 +62,7 @@ def test_secrets_are_generated_once_kept_private_and_overridable(tmp_path: Path)
     layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
     first = local_secrets(layout, {})
     assert set(first) == (set(SECRET_NAMES) | set(WECHAT_SECRETS) | set(WECOM_SECRETS) | set(DESK_SECRETS)
-                          | set(IVR_SECRET_NAMES) | set(WIDGET_SECRETS))
+                          | set(IVR_SECRET_NAMES) | set(WIDGET_SECRETS) | set(REST_SECRET_NAMES))
     assert all(len(first[name]) >= 40 for name in SECRET_NAMES + IVR_SECRET_NAMES)
     assert len(set(first.values())) == len(first)
     assert (layout.secrets_file.stat().st_mode & 0o777) == 0o600
@@ -98,6 +99,7 @@ def test_env_file_lists_every_url_and_token(tmp_path: Path) -> None:
         "AGENT2_TOKEN": keys["AGENT2_TOKEN"],
         "IVR_URL": "http://127.0.0.1:6100/webhooks/ivr/turn",
         "IVR_TOKEN": keys["IVR_TOKEN"],
+        "REST_WEBHOOK_TOKEN": keys["REST_WEBHOOK_TOKEN"],
         "WECOM_URL": "http://127.0.0.1:6100/webhooks/wecom/callback",
         "WECOM_TOKEN": keys["WECOM_TOKEN"],
         "WECOM_AES_KEY": keys["WECOM_AES_KEY"],
@@ -242,3 +244,14 @@ def test_a_restarted_order_system_keeps_its_orders(tmp_path: Path) -> None:
     assert {"--reset", str(fixture)} <= set(orders.command_for(restart=False))
     assert orders.command_for(restart=True)[-2:] == ["-m", "order_system"]
     assert specs["rasa"].command_for(restart=True) == specs["rasa"].command
+
+
+def test_rasa_s_rest_webhook_is_open_locally_and_guarded_by_a_token_in_production(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    embedded = {s.name: s for s in service_specs(layout, keys, [], {})}["rasa"].env
+    production = {s.name: s for s in service_specs(layout, keys, [], production_environment({}))}["rasa"].env
+
+    assert (embedded["REST_WEBHOOK"], production["REST_WEBHOOK"]) == ("open", "token")
+    assert len(production["REST_WEBHOOK_TOKEN"]) >= 32
+    assert production_environment({"REST_WEBHOOK": "open"})["REST_WEBHOOK"] == "open"
