@@ -9,11 +9,15 @@ its URL and JSON unchanged, and one setting (credentials.yml, `mode` from REST_W
 * ``token``: every request must carry ``Authorization: Bearer <token>`` (REST_WEBHOOK_TOKEN,
   at least 32 characters), else 401 (production mode's default);
 * ``off``: every request gets 404, as if the channel were not there.
+
+In every mode a body Rasa's channel would crash on (not an object, no string `message`,
+a `sender` with control characters) gets 400 instead.
 """
 
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -21,6 +25,7 @@ from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from rasa.shared.exceptions import RasaException
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
@@ -46,6 +51,41 @@ def check_settings(mode: str, token: str) -> RestMode:
             f"REST_WEBHOOK=token needs REST_WEBHOOK_TOKEN of at least {MIN_TOKEN_CHARS} characters"
         )
     return mode
+
+
+MAX_SENDER_CHARS = 128
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def malformed(body: Any) -> str | None:
+    """What is wrong with a webhook body (Rasa's REST channel would crash on it), or None.
+
+    The body must be an object with a `sender` of 1 to 128 characters without control
+    characters, a `message` that is a string, and `metadata`, if any, an object.
+    """
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    sender = body.get("sender")
+    if (
+        not isinstance(sender, str)
+        or not 1 <= len(sender) <= MAX_SENDER_CHARS
+        or _CONTROL_CHARACTERS.search(sender)
+        or not _is_utf8(sender)
+    ):
+        return f"sender must be 1 to {MAX_SENDER_CHARS} characters without control characters"
+    if not isinstance(body.get("message"), str):
+        return "message must be a string"
+    if not isinstance(body.get("metadata", {}), dict):
+        return "metadata must be an object"
+    return None
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry
+        return False
+    return True
 
 
 def refusal(mode: RestMode, token: str, authorization: str | None) -> tuple[int, str] | None:
@@ -95,10 +135,17 @@ class GuardedRestInput(RestInput):
 
         async def _guard(request: Request) -> HTTPResponse | None:
             refused = refusal(self.mode, self._token, request.headers.get("Authorization"))
-            if refused is None:
-                return None
-            status, code = refused
-            return response.json({"error": code}, status=status)
+            if refused is not None:
+                status, code = refused
+                return response.json({"error": code}, status=status)
+            if request.method == "POST":
+                try:
+                    problem = malformed(request.json)
+                except InvalidUsage:
+                    problem = "the body must be JSON"
+                if problem is not None:
+                    return response.json({"error": "invalid_message", "message": problem}, status=400)
+            return None
 
         blueprint.middleware(_guard, "request")
         return blueprint

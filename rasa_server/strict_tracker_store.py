@@ -11,7 +11,10 @@ tables at start, and the server comes up without its database.
 - at start, a configured SQL tracker store must answer (a connection and its `events`
   table), or Rasa stops with `TrackerStoreUnavailable` naming the database;
 - afterwards a failed read or save fails that turn (the channel answers with its error
-  message, the shopper's message is not recorded half-way) instead of falling back.
+  message, the shopper's message is not recorded half-way) instead of falling back;
+- a database restarted under a running Rasa costs no turn: the SQL store's connections
+  are checked before use (SQLAlchemy's `pool_pre_ping`, which Rasa does not set), so a
+  connection the restart closed is replaced instead of failing the next shopper.
 
 With no tracker store configured Rasa's in-memory store is still used: that is a choice
 written in the endpoints file, not a fallback.
@@ -19,6 +22,9 @@ written in the endpoints file, not a fallback.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,6 +35,7 @@ from rasa.core.tracker_store import (
     InMemoryTrackerStore,
     SQLTrackerStore,
     TrackerStore,
+    create_engine_kwargs,
 )
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
@@ -42,20 +49,81 @@ class TrackerStoreUnavailable(RasaException):
     CLI prints a `RasaException` as one line and exits with status 1)."""
 
 
+class TrackerStoreFailed(RasaException):
+    """A read or write of one conversation failed in a way Rasa would have exited on."""
+
+
+class InvalidConversationId(RasaException):
+    """A conversation id no store can hold (control characters, over 255 characters)."""
+
+
+MAX_SENDER_ID_CHARS = 255  # Rasa's `events.sender_id` column
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def check_sender_id(sender_id: str) -> None:
+    """Refuses a conversation id before it reaches the database.
+
+    A NUL in it makes SQLite's driver raise ValueError inside Rasa's `session_scope`, which
+    takes any ValueError for a missing PostgreSQL schema and exits the whole server: one
+    hostile message would stop Rasa for every shopper.
+
+    Raises:
+        InvalidConversationId: The id has control characters or is too long.
+    """
+    if (
+        _CONTROL_CHARACTERS.search(sender_id)
+        or len(sender_id) > MAX_SENDER_ID_CHARS
+        or not _is_utf8(sender_id)
+    ):
+        raise InvalidConversationId(
+            f"a conversation id must be at most {MAX_SENDER_ID_CHARS} characters of UTF-8 "
+            "without control characters"
+        )
+
+
+def _is_utf8(text: str) -> bool:
+    """False for lone surrogates (JSON may carry them; no database takes them)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class StrictTrackerStore(FailSafeTrackerStore):
-    """`FailSafeTrackerStore` without its in-memory fallback: errors reach the turn."""
+    """`FailSafeTrackerStore` without its in-memory fallback: errors reach the turn.
+
+    Conversation ids are checked first (`check_sender_id`).
+    """
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
-        return await self._tracker_store.retrieve(sender_id)
+        check_sender_id(sender_id)
+        with _no_exit():
+            return await self._tracker_store.retrieve(sender_id)
 
     async def retrieve_full_tracker(self, sender_id: str) -> DialogueStateTracker | None:
-        return await self._tracker_store.retrieve_full_tracker(sender_id)
+        check_sender_id(sender_id)
+        with _no_exit():
+            return await self._tracker_store.retrieve_full_tracker(sender_id)
 
     async def keys(self) -> Any:
         return await self._tracker_store.keys()
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        await self._tracker_store.save(tracker)
+        check_sender_id(tracker.sender_id)
+        with _no_exit():
+            await self._tracker_store.save(tracker)
+
+
+@contextmanager
+def _no_exit() -> Iterator[None]:
+    """Turns Rasa's `sys.exit` inside `SQLTrackerStore.session_scope` (any ValueError there)
+    into this turn's failure: one conversation must never stop the server."""
+    try:
+        yield
+    except SystemExit as error:
+        raise TrackerStoreFailed("the tracker store refused this conversation's read or write") from error
 
 
 def _unwrapped(store: TrackerStore) -> TrackerStore:
@@ -86,12 +154,25 @@ def check_reachable(store: TrackerStore) -> None:
         ) from error
 
 
+def ping_before_use(store: TrackerStore) -> None:
+    """Gives an SQL store an engine that checks each pooled connection before using it."""
+    inner = _unwrapped(store)
+    if not isinstance(inner, SQLTrackerStore):
+        return
+    url = inner.engine.url
+    old = inner.engine
+    inner.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+    inner.sessionmaker = sa.orm.session.sessionmaker(bind=inner.engine)
+    old.dispose()
+
+
 def _create_tracker_store(store: TrackerStore | None, domain: Domain) -> TrackerStore:
     """`Agent._create_tracker_store`, strict: checked at start, no fallback afterwards."""
     if store is None:
         store = InMemoryTrackerStore(domain)
     else:
         store.domain = domain
+        ping_before_use(store)
         check_reachable(store)
     return StrictTrackerStore(store)
 

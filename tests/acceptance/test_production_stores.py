@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg2
@@ -153,3 +154,56 @@ def _stack_settings(production_environ: dict[str, str]) -> dict[str, str]:
              "TRACKER_DB_PASSWORD", "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_KEY_PREFIX",
              "CHANNEL_STATE_REDIS_URL", "CHANNEL_STATE_KEY_PREFIX", "WECOM_STATE_DATABASE_URL")
     return {name: chosen[name] for name in names}
+
+
+def restart_postgresql() -> None:
+    """Restarts this machine's PostgreSQL cluster, as an operator (or a crash and its restart) would."""
+    subprocess.run(["pg_ctlcluster", "15", "main", "restart", "--mode", "fast"], check=True, timeout=120)
+    _wait_until(lambda: subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode == 0, "PostgreSQL")
+
+
+def restart_redis() -> None:
+    """Restarts this machine's Redis with the settings it runs with (it keeps nothing on disk)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    settings = {name: client.config_get(name)[name] for name in ("bind", "port", "save", "appendonly", "dir", "logfile")}
+    try:
+        client.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # it closes the connection as it goes
+    client.close()
+    subprocess.run(
+        ["redis-server", "--daemonize", "yes", *[arg for name, value in settings.items() for arg in (f"--{name}", value)]],
+        check=True, timeout=30,
+    )
+    _wait_until(lambda: _redis_answers(), "Redis")
+
+
+def _redis_answers() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL).ping())
+    except redis.ConnectionError:
+        return False
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what} did not come back within {timeout_s} s")
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("restart", [restart_postgresql, restart_redis], ids=["postgresql", "redis"])
+def test_a_conversation_goes_on_across_a_restart_of_its_store(
+    production_stack: Stack, restart: Callable[[], None]
+) -> None:
+    bot_url, sender = production_stack.env["BOT_URL"], f"restart-{uuid.uuid4().hex[:8]}"
+    before = [_say(bot_url, sender, text) for text in REFUND_STATUS_CHAT[:3]]  # up to the phone digits
+
+    restart()
+    after = [_say(bot_url, sender, text) for text in REFUND_STATUS_CHAT[3:]]
+
+    # The same dialogue as with no restart, and each record written once.
+    uninterrupted = f"calm-{uuid.uuid4().hex[:8]}"
+    assert before + after == [_say(bot_url, uninterrupted, text) for text in REFUND_STATUS_CHAT]
+    assert _records(production_stack, sender) == [("identity_check", "verified"), ("refund_status", "on_time")]

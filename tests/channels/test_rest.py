@@ -10,7 +10,7 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 
-from channels.rest import GuardedRestInput, RestConfigError, check_settings, refusal
+from channels.rest import GuardedRestInput, RestConfigError, check_settings, malformed, refusal
 from tests.fixtures.servers import free_port
 
 TOKEN = "t" * 32
@@ -89,3 +89,43 @@ def test_the_channel_keeps_rasa_s_name_and_hides_its_token() -> None:
 
     assert channel.name() == "rest"
     assert TOKEN not in repr(channel)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "text",
+        {"message": "你好"},
+        {"sender": "", "message": "你好"},
+        {"sender": "a\x00b", "message": "你好"},
+        {"sender": "s" * 129, "message": "你好"},
+        {"sender": "\ud800", "message": "你好"},
+        {"sender": 7, "message": "你好"},
+        {"sender": "s1"},
+        {"sender": "s1", "message": None},
+        {"sender": "s1", "message": ["你好"]},
+        {"sender": "s1", "message": "你好", "metadata": "x"},
+    ],
+)
+def test_bodies_rasa_s_channel_would_crash_on_are_named(body: Any) -> None:
+    assert malformed(body) is not None
+
+
+def test_a_well_formed_body_passes() -> None:
+    assert malformed({"sender": "s1", "message": "", "metadata": {"a": 1}}) is None
+
+
+@pytest.mark.parametrize("raw", [b"{", b"[]", b'{"sender": "s1", "message": null}', b"\xff\xfe"])
+async def test_a_malformed_body_is_400_and_reaches_no_turn(
+    serve: Callable[[GuardedRestInput], Awaitable[tuple[str, list[UserMessage]]]], raw: bytes
+) -> None:
+    url, received = await serve(GuardedRestInput("open", TOKEN))
+
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{url}/webhooks/rest/webhook", data=raw, headers={"Content-Type": "application/json"}
+    ) as response:
+        answered, body = response.status, await response.json()
+
+    assert (answered, body["error"]) == (400, "invalid_message")
+    assert received == []

@@ -1,15 +1,19 @@
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from rasa.core.tracker_store import FailSafeTrackerStore, InMemoryTrackerStore, SQLTrackerStore, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from rasa_server.strict_tracker_store import (
+    InvalidConversationId,
     StrictTrackerStore,
+    TrackerStoreFailed,
     TrackerStoreUnavailable,
     _create_tracker_store,
     check_reachable,
@@ -71,6 +75,63 @@ async def test_a_failed_save_fails_the_turn_instead_of_landing_in_memory() -> No
     with pytest.raises(ConnectionError, match="database gone"):
         await strict.retrieve("shopper")
     assert await rasa_default.retrieve("shopper") is None  # Rasa's own: a new conversation
+
+
+def local_postgres() -> SQLTrackerStore:
+    return SQLTrackerStore(dialect="postgresql", host="127.0.0.1", port=5432, db="test", username="postgres")
+
+
+def drop_pooled_connection(store: SQLTrackerStore) -> None:
+    """Closes, from the server's side, the connection the store's pool holds: what a
+    PostgreSQL restart does to every pooled connection."""
+    with store.engine.connect() as connection:
+        backend = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+    admin = sa.create_engine("postgresql://postgres@127.0.0.1:5432/test")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+    admin.dispose()
+
+
+async def test_a_connection_the_database_closed_costs_no_turn() -> None:
+    tracker = DialogueStateTracker.from_events(f"shopper-{uuid.uuid4().hex}", [UserUttered("我要投诉")])
+    rasa_default = local_postgres()
+    strict = _create_tracker_store(local_postgres(), Domain.empty())
+    inner = strict._tracker_store
+    assert isinstance(inner, SQLTrackerStore)
+
+    drop_pooled_connection(rasa_default)
+    drop_pooled_connection(inner)
+
+    with pytest.raises(sa.exc.OperationalError):
+        await rasa_default.save(tracker)  # Rasa's own engine hands out the dead connection
+    await strict.save(tracker)
+    saved = await strict.retrieve(tracker.sender_id)
+    assert saved is not None and saved.latest_message is not None
+    assert saved.latest_message.text == "我要投诉"
+
+
+class ExitingStore(InMemoryTrackerStore):
+    """What Rasa's `SQLTrackerStore.session_scope` does on any ValueError: exit the process."""
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        raise SystemExit(1)
+
+
+@pytest.mark.parametrize("sender", ["a\x00b", "line\nbreak", "x" * 256, "\ud800"])
+async def test_a_conversation_id_no_store_can_hold_fails_only_its_turn(tmp_path: Path, sender: str) -> None:
+    strict = _create_tracker_store(SQLTrackerStore(dialect="sqlite", db=str(tmp_path / "t.db")), Domain.empty())
+
+    with pytest.raises(InvalidConversationId):
+        await strict.retrieve(sender)
+    with pytest.raises(InvalidConversationId):
+        await strict.save(DialogueStateTracker.from_events(sender, []))
+
+
+async def test_rasa_s_exit_inside_the_store_fails_the_turn_not_the_server() -> None:
+    strict = StrictTrackerStore(ExitingStore(Domain.empty()))
+
+    with pytest.raises(TrackerStoreFailed):
+        await strict.retrieve("shopper")
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
