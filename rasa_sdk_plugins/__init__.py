@@ -102,6 +102,9 @@ async def _delivery_loop() -> None:
         except SQLAlchemyError as error:
             logger.error("the outbox cannot be read: %s; retrying", type(error).__name__)
             continue
+        except Exception:  # the delivery must outlive any one bad round
+            logger.exception("the outbox's delivery failed; retrying")
+            continue
         line = describe_backlog(previous, backlog)
         if line is not None:
             (logger.warning if backlog.pending or backlog.rejected else logger.info)(line)

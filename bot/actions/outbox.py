@@ -140,6 +140,9 @@ class WriteOutbox:
         self._sessions = session_factory(engine)
         self._clock = clock
         Base.metadata.create_all(engine)
+        # The action server forks its Sanic workers after this: no pooled connection may be
+        # inherited by two processes (they would talk over one socket and garble it).
+        engine.dispose()
 
     def close(self) -> None:
         """Releases the database connections."""
