@@ -347,6 +347,9 @@ def service_specs(
                 # Rasa keeps one worker with its in-process lock store.
                 "SANIC_WORKERS": environ.get("RASA_WORKERS") or "1",
                 "CHANNEL_STATE_REDIS_URL": environ.get("CHANNEL_STATE_REDIS_URL", ""),
+                # Without Redis, what the channels have taken outlives a restart of Rasa here.
+                "CHANNEL_STATE_SQLITE_PATH": environ.get("CHANNEL_STATE_SQLITE_PATH")
+                or str(directory / "channel_state.db"),
                 "CHANNEL_STATE_KEY_PREFIX": environ.get("CHANNEL_STATE_KEY_PREFIX", ""),
                 **{name: keys[name] for name in WECHAT_SECRETS},
                 "WECHAT_API_BASE": environ.get("WECHAT_API_BASE") or WECHAT_API_DISABLED,

@@ -207,10 +207,11 @@ class WeChatInput(InputChannel):
             if settings.delivery_enabled
             else None
         )
-        # With one process the book alone keeps a push to one turn; with several, the
-        # first copy of a push anywhere claims it in the shared state (delivery.py).
+        # The first copy of a push claims it in the channel state (delivery.py): in Redis
+        # any process sees the claim, in SQLite a restarted one does; in memory only the
+        # book itself keeps a push to one turn.
         self.deliveries = DeliveryBook(
-            claims=state.map(PUSHES_NAMESPACE, DEDUPE_TTL_S) if state.shared else None
+            claims=state.map(PUSHES_NAMESPACE, DEDUPE_TTL_S) if state.durable else None
         )
         # Plain mode signs the query, not the body: a signed query seen with one body is
         # refused with another, so a captured URL cannot carry a forged message.

@@ -8,77 +8,35 @@ is told its ticket number at once and becomes that ticket once the service is ba
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TypeVar
 
 import pytest
 import requests
 
 from tests.fixtures.conversation import Conversation
-from tests.fixtures.stack import Stack
+from tests.fixtures.stack import (
+    RESTART_TIMEOUT_S,
+    Stack,
+    answers,
+    current_pids,
+    health_url,
+    kill_and_wait_for_restart,
+    wait_for,
+)
 
-T = TypeVar("T")
 CANCELLED_ORDER = "8800009003"  # tests/fixtures/orders/project_orders.yaml, phone digits 9034
 TICKET_ID = re.compile(r"TS[0-9]{14}")
-# The supervisor looks every second; Rasa takes the longest to load its model.
-RESTART_TIMEOUT_S = {"order_system": 60, "record_service": 60, "action_server": 120, "rasa": 300}
-HEALTH_URL = {
-    "order_system": "ORDERS_URL",
-    "record_service": "RECORDS_URL",
-    "action_server": "ACTIONS_URL",
-    "rasa": "BOT_URL",
-}
-
-
-def wait_for(condition: Callable[[], T | None], timeout_s: float, what: str) -> T:
-    """Polls `condition` until it gives a value other than None or False; fails after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-
-
-def pids(stack: Stack) -> dict[str, int]:
-    return {name: int(pid) for name, pid in json.loads((stack.directory / "pids.json").read_text()).items()}
-
-
-def health_url(stack: Stack, service: str) -> str:
-    base = stack.env[HEALTH_URL[service]].replace("/api/records", "")
-    if service == "rasa":
-        return f"{base}/status?token={stack.env['BOT_TOKEN']}"
-    return f"{base}/health"
-
-
-def answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
-
-
-def kill_and_wait_for_restart(stack: Stack, service: str) -> int:
-    """Kills `service` with SIGKILL and waits until the supervisor has it answering again;
-    returns the new process id."""
-    old = pids(stack)[service]
-    os.kill(old, signal.SIGKILL)
-    wait_for(lambda: pids(stack)[service] != old, RESTART_TIMEOUT_S[service], f"{service} to be restarted")
-    wait_for(lambda: answers(health_url(stack, service)), RESTART_TIMEOUT_S[service], f"{service} to answer")
-    return pids(stack)[service]
 
 
 @contextmanager
 def supervisor_paused(stack: Stack) -> Iterator[None]:
     """The supervisor stopped (SIGSTOP) for the block: what dies meanwhile stays down."""
-    supervisor = pids(stack)["supervisor"]
+    supervisor = current_pids(stack)["supervisor"]
     os.kill(supervisor, signal.SIGSTOP)
     try:
         yield
@@ -97,7 +55,7 @@ def test_a_complaint_filed_while_the_record_service_is_down_becomes_the_ticket_i
     chat = Conversation(running_stack)
     records = health_url(running_stack, "record_service")
     with supervisor_paused(running_stack):
-        os.kill(pids(running_stack)["record_service"], signal.SIGKILL)
+        os.kill(current_pids(running_stack)["record_service"], signal.SIGKILL)
         wait_for(lambda: not answers(records), 10, "the record service to be gone")
 
         asked = chat.say("我要投诉，快递员态度太差了，东西直接扔在门口就走了")

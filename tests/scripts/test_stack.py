@@ -255,3 +255,15 @@ def test_rasa_s_rest_webhook_is_open_locally_and_guarded_by_a_token_in_productio
     assert (embedded["REST_WEBHOOK"], production["REST_WEBHOOK"]) == ("open", "token")
     assert len(production["REST_WEBHOOK_TOKEN"]) >= 32
     assert production_environment({"REST_WEBHOOK": "open"})["REST_WEBHOOK"] == "open"
+
+
+def test_the_channels_state_outlives_rasa_in_the_stack_dir_unless_redis_holds_it(tmp_path: Path) -> None:
+    layout = StackLayout.from_environment({"STACK_DIR": str(tmp_path)})
+    keys = local_secrets(layout, {})
+    embedded = {s.name: s for s in service_specs(layout, keys, [], {})}["rasa"].env
+    production = {s.name: s for s in service_specs(layout, keys, [], production_environment({}))}["rasa"].env
+
+    assert (embedded["CHANNEL_STATE_REDIS_URL"], embedded["CHANNEL_STATE_SQLITE_PATH"]) == (
+        "", str(tmp_path / "channel_state.db")
+    )
+    assert production["CHANNEL_STATE_REDIS_URL"].startswith("redis://")  # and Redis wins over the file

@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,10 +15,13 @@ from channels.common.shared_state import SharedMap, SharedState
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def state(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+async def state(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SharedState]:
     if request.param == "memory":
         yield SharedState()
+        return
+    if request.param == "sqlite":
+        yield SharedState(sqlite_path=str(tmp_path / "channel_state.db"))
         return
     shared = SharedState(REDIS_URL, f"test-{uuid.uuid4().hex[:8]}")
     yield shared
@@ -75,6 +79,20 @@ async def test_two_processes_configured_alike_see_the_same_redis_state() -> None
         await other.client().close()
 
 
+async def test_a_sqlite_state_outlives_its_process_and_is_seen_by_the_next(tmp_path: Path) -> None:
+    path = str(tmp_path / "state" / "channel_state.db")
+    before_restart = SharedState(sqlite_path=path)
+    assert await before_restart.map("wechat:pushes", ttl_s=600).claim("m1") is True
+    await before_restart.map("wechat:buttons", ttl_s=600).put("c1", ["/a", "/b"])
+
+    after_restart = SharedState(sqlite_path=path)  # what a restarted Rasa builds
+
+    assert before_restart.durable and not before_restart.shared
+    assert await after_restart.map("wechat:pushes", ttl_s=600).claim("m1") is False
+    assert await after_restart.map("wechat:buttons", ttl_s=600).pop("c1") == ["/a", "/b"]
+    assert await before_restart.map("wechat:buttons", ttl_s=600).get("c1") is None
+
+
 async def test_redis_down_reads_nothing_and_lets_every_message_through(caplog: pytest.LogCaptureFixture) -> None:
     down = SharedState("redis://127.0.0.1:9/0", "test")
     seen = down.map("widget:seen", ttl_s=60)
@@ -93,5 +111,8 @@ def test_settings_come_from_the_environment() -> None:
         {"CHANNEL_STATE_REDIS_URL": "redis://redis:6379/1", "CHANNEL_STATE_KEY_PREFIX": "shop7"}
     )
     assert configured == SharedState("redis://redis:6379/1", "shop7")
+    embedded = SharedState.from_env({"CHANNEL_STATE_SQLITE_PATH": "/srv/aftersales/state.db"})
+    assert (embedded.sqlite_path, embedded.durable, embedded.shared) == ("/srv/aftersales/state.db", True, False)
+    assert not SharedState.from_env({}).durable
     with pytest.raises(ValueError, match="redis://"):
         SharedState.from_env({"CHANNEL_STATE_REDIS_URL": "http://127.0.0.1:6379"})

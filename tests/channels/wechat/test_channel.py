@@ -34,7 +34,7 @@ from channels.wechat.protocol import (
 from tests.fixtures.desk import DeskAgent
 from tests.fixtures.fake_wechat import FakeWeChat, serve_fake_wechat
 from tests.fixtures.servers import REPO_ROOT
-from tests.fixtures.stack import Stack, rasa_beside
+from tests.fixtures.stack import Stack, kill_and_wait_for_restart, rasa_beside
 
 pytestmark = pytest.mark.stack
 
@@ -469,3 +469,14 @@ def test_during_a_key_rotation_both_keys_open_pushes(slow: SlowServer) -> None:
     assert (old.status_code, old.text, new.status_code, new.text) == (200, "success", 200, "success")
     sent = slow.fake.wait_for_messages(already + 2)
     assert {message.touser for message in sent[already:]} == {by_previous, by_current}
+
+
+def test_a_retry_after_rasa_restarted_runs_no_second_turn(wechat: WeChatServer, running_stack: Stack) -> None:
+    xml = text_xml(_new_openid(), "我要退货", _new_msg_id())
+    assert wechat.reply(wechat.push(xml))["Content"]
+
+    kill_and_wait_for_restart(running_stack, "rasa")
+    retried = wechat.push(xml)  # WeChat did not get the answer in time and tries again
+
+    assert (retried.status_code, retried.text) == (200, "success")
+    assert len(wechat.turns_of(xml)) == 1
