@@ -19,6 +19,7 @@ When Redis cannot be reached, a map logs the error and behaves as if it held not
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -87,8 +88,8 @@ class MemoryMap:
 
 class SqliteMap:
     """A `SharedMap` in a SQLite file: it survives a restart of the process, and the
-    processes of one machine see the same values. Calls are local and take well under a
-    millisecond, so they run on the event loop."""
+    processes of one machine see the same values. Each call runs in a worker thread
+    (blocking I/O never runs on the event loop), under the process's one lock."""
 
     def __init__(
         self, connection: sqlite3.Connection, lock: threading.Lock, namespace: str, ttl_s: float
@@ -111,17 +112,17 @@ class SqliteMap:
             (self._namespace, key, json.dumps(value, ensure_ascii=False), now + self._ttl_s),
         )
 
-    async def get(self, key: str) -> Any | None:
+    def _get(self, key: str) -> Any | None:
         with self._lock:
             return self._read(key, time.time())
 
-    async def put(self, key: str, value: Any) -> None:
+    def _put(self, key: str, value: Any) -> None:
         with self._lock, self._connection:
             now = time.time()
             self._connection.execute("DELETE FROM channel_state WHERE expires_at <= ?", (now,))
             self._write(key, value, now)
 
-    async def pop(self, key: str) -> Any | None:
+    def _pop(self, key: str) -> Any | None:
         with self._lock, self._connection:
             value = self._read(key, time.time())
             self._connection.execute(
@@ -129,13 +130,25 @@ class SqliteMap:
             )
             return value
 
-    async def claim(self, key: str) -> bool:
+    def _claim(self, key: str) -> bool:
         with self._lock, self._connection:
             now = time.time()
             if self._read(key, now) is not None:
                 return False
             self._write(key, True, now)
             return True
+
+    async def get(self, key: str) -> Any | None:
+        return await asyncio.to_thread(self._get, key)
+
+    async def put(self, key: str, value: Any) -> None:
+        await asyncio.to_thread(self._put, key, value)
+
+    async def pop(self, key: str) -> Any | None:
+        return await asyncio.to_thread(self._pop, key)
+
+    async def claim(self, key: str) -> bool:
+        return await asyncio.to_thread(self._claim, key)
 
 
 def open_sqlite_state(path: str) -> sqlite3.Connection:
