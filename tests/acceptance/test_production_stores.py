@@ -132,10 +132,10 @@ def test_two_rasa_processes_serving_one_conversation_in_turn_give_the_dialogue_o
 ) -> None:
     settings = _stack_settings(production_environ)
     one_process, two_processes = f"one-{uuid.uuid4().hex[:8]}", f"two-{uuid.uuid4().hex[:8]}"
-    with rasa_beside(production_stack, tmp_path, settings, REPO_ROOT / "credentials.yml") as replica_url:
+    with rasa_beside(production_stack, tmp_path, settings, REPO_ROOT / "credentials.yml") as replica:
         alone = [_say(production_stack.env["BOT_URL"], one_process, text) for text in REFUND_STATUS_CHAT]
         in_turn = [
-            _say(production_stack.env["BOT_URL"] if i % 2 == 0 else replica_url, two_processes, text)
+            _say(production_stack.env["BOT_URL"] if i % 2 == 0 else replica.url, two_processes, text)
             for i, text in enumerate(REFUND_STATUS_CHAT)
         ]
 

@@ -15,13 +15,11 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import pytest
 import requests
-import socketio
 from websockets.exceptions import ConnectionClosed
 from websockets.legacy.client import connect as websocket_connect
 
@@ -36,130 +34,22 @@ from channels.widget.tokens import (
 )
 from tests.fixtures.servers import REPO_ROOT
 from tests.fixtures.stack import Stack, rasa_beside
+from tests.fixtures.widget_client import (
+    SOCKETIO_PATH,
+    TURN_TIMEOUT_S,
+    ZHANGWEI,
+    Widget,
+    WidgetServer,
+    of_kind,
+    texts,
+    widget_server_of,
+)
 
 pytestmark = pytest.mark.stack
 
-SOCKETIO_PATH = "webhooks/widget/socket.io"
-TURN_TIMEOUT_S = 60.0
-# shared/acceptance/orders.yaml: 张伟 (web account u_zhangwei, phone 13800138000) owns
-# 8800001001 (delivered, 纯棉圆领T恤 ×1, 199.00) and 8800002001 (refund RF2001 succeeded).
-ZHANGWEI = "u_zhangwei"
-
-
-@dataclass(frozen=True)
-class WidgetServer:
-    """The stack's Rasa server, its widget secret and the record service."""
-
-    bot_url: str
-    bot_token: str
-    secret: str
-    records_url: str
-    records_token: str
-
-    def shopper_token(self, account: str = ZHANGWEI, ttl_s: int = 600, name: str | None = "张伟",
-                      issued_at: float | None = None) -> str:
-        """A shopper token as the shop's backend signs it."""
-        return sign_shopper_token(self.secret, account, issued_at or time.time(), ttl_s, name)
-
-    def user_events(self, conversation_id: str) -> list[dict[str, Any]]:
-        tracker = requests.get(f"{self.bot_url}/conversations/{conversation_id}/tracker",
-                               params={"token": self.bot_token}, timeout=15)
-        assert tracker.status_code == 200, tracker.text
-        return [event for event in tracker.json()["events"] if event["event"] == "user"]
-
-    def records(self, conversation_id: str) -> list[dict[str, Any]]:
-        answer = requests.get(self.records_url, params={"conversation_id": conversation_id},
-                              headers={"Authorization": f"Bearer {self.records_token}"}, timeout=15)
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-        return list(body["records"] if isinstance(body, dict) else body)
-
-    def is_up(self) -> bool:
-        return requests.get(f"{self.bot_url}/webhooks/widget/", timeout=10).json() == {"status": "ok"}
-
-
-class Widget:
-    """A browser widget: a socket.io client that speaks the widget protocol."""
-
-    def __init__(self, server: WidgetServer) -> None:
-        self.server = server
-        self.client = socketio.AsyncClient(reconnection=False)
-        self.events: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        self.refusal: dict[str, Any] | None = None
-        self.confirmed: dict[str, Any] = {}
-
-        @self.client.on("*")
-        async def any_event(event: str, *data: Any) -> None:
-            await self.events.put((event, data[0] if len(data) == 1 else data))
-
-        @self.client.on("connect_error")
-        async def connect_error(data: Any) -> None:
-            self.refusal = data
-
-    async def connect(self, auth: dict[str, Any] | None = None, origin: str | None = "default") -> dict[str, Any]:
-        """Connects and returns the `session_confirm` payload."""
-        headers = {"Origin": self.server.bot_url if origin == "default" else origin} if origin else {}
-        await self.client.connect(self.server.bot_url, socketio_path=SOCKETIO_PATH, auth=auth or {},
-                                  headers=headers, transports=["polling"], wait_timeout=10)
-        event, self.confirmed = await self.next_event()
-        assert event == "session_confirm", event
-        return self.confirmed
-
-    async def refused(self, auth: dict[str, Any] | None = None, origin: str | None = "default") -> dict[str, Any]:
-        """Connects, expects a refusal, and returns the `connect_error` payload."""
-        with pytest.raises(socketio.exceptions.ConnectionError):
-            await self.connect(auth, origin)
-        assert self.refusal is not None
-        return self.refusal
-
-    @property
-    def conversation_id(self) -> str:
-        return str(self.confirmed["conversation_id"])
-
-    async def next_event(self, timeout_s: float = TURN_TIMEOUT_S) -> tuple[str, Any]:
-        return await asyncio.wait_for(self.events.get(), timeout_s)
-
-    async def events_within(self, seconds: float) -> list[tuple[str, Any]]:
-        """Every event that arrives within `seconds`."""
-        received = []
-        deadline = time.monotonic() + seconds
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                received.append(await self.next_event(left))
-            except asyncio.TimeoutError:
-                break
-        return received
-
-    async def send(self, text: str, message_id: str | None = None, **extra: Any) -> str:
-        message_id = message_id or f"m-{time.monotonic_ns()}"
-        await self.client.emit("user_uttered", {"message": text, "message_id": message_id, **extra})
-        return message_id
-
-    async def turn(self) -> list[dict[str, Any]]:
-        """The `bot_uttered` payloads of one turn: after `bot_typing` true, up to false."""
-        assert await self.next_event() == ("bot_typing", {"typing": True})
-        uttered = []
-        while (event := await self.next_event()) != ("bot_typing", {"typing": False}):
-            assert event[0] == "bot_uttered", event
-            uttered.append(event[1])
-        return uttered
-
-    async def say(self, text: str) -> list[dict[str, Any]]:
-        await self.send(text)
-        return await self.turn()
-
-    async def close(self) -> None:
-        """Drops the connection as a closed tab does, without waiting for the pending long-poll."""
-        if self.client.connected:
-            await self.client.eio.disconnect(abort=True)
-
-
 @pytest.fixture(scope="module")
 def server(running_stack: Stack) -> WidgetServer:
-    env = running_stack.env
-    assert env["WIDGET_URL"] == f"{env['BOT_URL']}/webhooks/widget/demo"
-    return WidgetServer(env["BOT_URL"], env["BOT_TOKEN"], env["WIDGET_SECRET"], env["RECORDS_URL"],
-                        env["RECORDS_TOKEN"])
+    return widget_server_of(running_stack)
 
 
 @pytest.fixture
@@ -175,14 +65,6 @@ def new_widget(server: WidgetServer, opened: list[Widget]) -> Widget:
     widget = Widget(server)
     opened.append(widget)
     return widget
-
-
-def texts(uttered: list[dict[str, Any]]) -> str:
-    return "\n".join(message["text"] for message in uttered)
-
-
-def of_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [record for record in records if record["kind"] == kind]
 
 
 # ---- conversations
@@ -489,8 +371,8 @@ def production_like(running_stack: Stack, tmp_path_factory: pytest.TempPathFacto
     """A second Rasa with the demo page off and only a shop origin allowed, as in production."""
     directory = tmp_path_factory.mktemp("widget_production_rasa")
     environ = {"WIDGET_DEMO_PAGE": "false", "WIDGET_ALLOWED_ORIGINS": "https://shop.example.com"}
-    with rasa_beside(running_stack, directory, environ, REPO_ROOT / "credentials.yml") as url:
-        yield url
+    with rasa_beside(running_stack, directory, environ, REPO_ROOT / "credentials.yml") as second:
+        yield second.url
 
 
 async def test_without_demo_page_there_is_no_demo_page_and_only_the_shop_connects(
