@@ -7,11 +7,11 @@ import pytest
 from scripts.evaluate_nlu import HELDOUT_PATH, SHOPPERS_HELDOUT_PATH, evaluate_heldout, print_heldout
 
 ORDER_ID_F1_TARGET = 0.98
-# Intent macro-F1 per set. The project's target is 0.93 on both; the shoppers' set
-# (0.883-0.890 over two trainings on 2026-12-02, README "Measured figures") has not reached
-# it yet, so its figure here is a floor against regressions, below the run-to-run spread of
-# a retraining, to be raised as the model improves (issue 9).
-INTENT_MACRO_F1_TARGETS = {HELDOUT_PATH: 0.93, SHOPPERS_HELDOUT_PATH: 0.86}
+# Intent macro-F1 per set. The project's target is 0.93 on both; the shoppers' set measured
+# 0.933 on 2026-12-04 (README "Measured figures"), within the run-to-run spread of a
+# retraining (TensorFlow on CPU is not bit-for-bit repeatable: up to 0.007), so its figure
+# here is a floor just below that spread, against regressions.
+INTENT_MACRO_F1_TARGETS = {HELDOUT_PATH: 0.95, SHOPPERS_HELDOUT_PATH: 0.92}
 
 
 @pytest.mark.parametrize("heldout", list(INTENT_MACRO_F1_TARGETS), ids=lambda path: path.stem)
