@@ -2,8 +2,17 @@
 # Everything else is here for tools, tests and the curious.
 PY := .venv/bin/python
 FIXTURES ?=
+FROM ?=
+TO ?=
 
-.PHONY: run test setup train up up-production down status chat lint typecheck eval-nlu bench clean
+# Checked when make reads this file, so a missing day fails before setup installs or trains anything.
+ifneq ($(filter report,$(MAKECMDGOALS)),)
+ifeq ($(and $(FROM),$(TO)),)
+$(error make report needs both days: make report FROM=YYYY-MM-DD TO=YYYY-MM-DD)
+endif
+endif
+
+.PHONY: run test setup train up up-production down status chat lint typecheck eval-nlu bench report export-review clean
 
 run: setup  ## install, train if needed, start the whole stack with demo orders, chat in the terminal
 	@$(PY) scripts/stack.py up
@@ -38,10 +47,16 @@ lint:
 	@$(PY) -m ruff check .
 
 typecheck:
-	@$(PY) -m mypy bot order_system record_service service_common rasa_sdk_plugins rasa_server scripts channels
+	@$(PY) -m mypy bot order_system record_service service_common rasa_sdk_plugins rasa_server scripts channels reporting
 
 eval-nlu: setup  ## intent/entity P/R/F1 on the held-out set and 5-fold cross-validation
 	@$(PY) scripts/evaluate_nlu.py
+
+report: setup  ## the KPI report of a period, one HTML page with charts in reports/: make report FROM=YYYY-MM-DD TO=YYYY-MM-DD
+	@$(PY) -m reporting --from $(FROM) --to $(TO)
+
+export-review: setup  ## the messages reviewed in the workspace's unanswered-question log -> bot/data/nlu/reviewed.yml (then make train)
+	@$(PY) scripts/export_review.py
 
 bench: setup  ## embedded, production and stock Rasa 3.6 at 1/20/50 concurrent conversations: p50/p95, turns/s, RSS per Rasa process
 	@$(PY) scripts/benchmark.py

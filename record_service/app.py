@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from sanic import Sanic
@@ -32,9 +33,17 @@ from record_service.desk.outbox import DeliveryWorker, Sender, WebhookSender
 from record_service.desk.workflow import Desk
 from record_service.desk_page import DESK_PAGE_PATHS, add_desk_page_routes
 from record_service.repository import Created, RecordRepository
-from record_service.serializers import complaint_json, handoff_json, record_json, ticket_json
+from record_service.serializers import (
+    complaint_json,
+    complaint_summary_json,
+    handoff_json,
+    handoff_summary_json,
+    record_json,
+    ticket_json,
+)
 from record_service.settings import Settings
 from record_service.transactions import in_transaction
+from record_service.unanswered import UnansweredRepository, message_json
 from service_common.db import make_engine, session_factory
 from service_common.http import (
     ApiError,
@@ -130,6 +139,8 @@ def _add_routes(app: Sanic) -> None:
     app.add_route(create_record, "/api/records", methods=["POST"])
     app.add_route(list_records, "/api/records", methods=["GET"])
     app.add_route(create_complaint, "/api/complaints", methods=["POST"])
+    app.add_route(list_complaints, "/api/complaints", methods=["GET"])
+    app.add_route(list_unanswered, "/api/unanswered", methods=["GET"])
     app.add_route(get_complaint, "/api/complaints/<ticket_id:str>", methods=["GET"])
     app.add_route(create_handoff, "/api/handoffs", methods=["POST"])
     app.add_route(list_handoffs, "/api/handoffs", methods=["GET"])
@@ -177,12 +188,48 @@ async def create_record(request: Request) -> HTTPResponse:
 
 
 async def list_records(request: Request) -> HTTPResponse:
-    """GET /api/records?conversation_id=: {"records": [...]}, oldest first."""
-    conversation_id = validation.conversation_query(request.args.get("conversation_id"))
-    records = await _with_repository(
-        request, lambda repo: [record_json(r) for r in repo.records(conversation_id)]
+    """GET /api/records?conversation_id=: {"records": [...]}, oldest first; or
+    GET /api/records?from=&to=&after_id=&limit=: a page of the records dated in [from, to),
+    in id order, {"records": [...], "next_after_id": id or null}."""
+    if "conversation_id" in request.args or "from" not in request.args:
+        conversation_id = validation.conversation_query(request.args.get("conversation_id"))
+        records = await _with_repository(
+            request, lambda repo: [record_json(r) for r in repo.records(conversation_id)]
+        )
+        return json({"records": records})
+    start, end = validation.time_range_query(request.args.get("from"), request.args.get("to"))
+    after_id = validation.after_id_query(request.args.get("after_id"))
+    limit = validation.page_limit(request.args.get("limit"))
+    page = await _with_repository(
+        request, lambda repo: [record_json(r) for r in repo.records_between(start, end, after_id, limit)]
     )
-    return json({"records": records})
+    return json({"records": page, "next_after_id": page[-1]["id"] if len(page) == limit else None})
+
+
+async def list_complaints(request: Request) -> HTTPResponse:
+    """GET /api/complaints?from=&to=: {"tickets": [...]}, the complaints created in [from, to)."""
+    start, end = validation.time_range_query(request.args.get("from"), request.args.get("to"))
+    tickets = await _with_repository(
+        request, lambda repo: [complaint_summary_json(t) for t in repo.complaints_between(start, end)]
+    )
+    return json({"tickets": tickets})
+
+
+async def list_unanswered(request: Request) -> HTTPResponse:
+    """GET /api/unanswered?from=&to=&reviewed=: {"messages": [...]}, newest first (the whole
+    log without from and to)."""
+    start: datetime | None = None
+    end: datetime | None = None
+    if "from" in request.args or "to" in request.args:
+        start, end = validation.time_range_query(request.args.get("from"), request.args.get("to"))
+    reviewed = validation.reviewed_query(request.args.get("reviewed"))
+    messages = await in_transaction(
+        request.app.ctx.sessions,
+        lambda session: [
+            message_json(m) for m in UnansweredRepository(session).messages(start, end, reviewed)
+        ],
+    )
+    return json({"messages": messages})
 
 
 async def create_complaint(request: Request) -> HTTPResponse:
@@ -218,7 +265,16 @@ async def create_handoff(request: Request) -> HTTPResponse:
 
 
 async def list_handoffs(request: Request) -> HTTPResponse:
-    """GET /api/handoffs?status=&limit=: {"tickets": [...]}, highest priority, then soonest due."""
+    """GET /api/handoffs?status=&limit=: {"tickets": [...]}, highest priority, then soonest due;
+    or GET /api/handoffs?from=&to=: the tickets created in [from, to), oldest first, each with
+    when a person claimed and closed it (no context)."""
+    if "from" in request.args or "to" in request.args:
+        start, end = validation.time_range_query(request.args.get("from"), request.args.get("to"))
+        rows = await _with_repository(
+            request,
+            lambda repo: [handoff_summary_json(t, c) for t, c in repo.handoffs_between(start, end)],
+        )
+        return json({"tickets": rows})
     status = validation.handoff_status_query(request.args.get("status"))
     limit = validation.ticket_limit(request.args.get("limit"))
     tickets = await _with_repository(

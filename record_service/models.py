@@ -55,6 +55,10 @@ NEW_HANDOFF_STATUSES = ("queued", "callback_scheduled")
 # The statuses an agent can claim a ticket from (a claim makes it `assigned`).
 CLAIMABLE_STATUSES = NEW_HANDOFF_STATUSES
 HANDOFF_RESOLUTIONS = ("resolved", "handed_back")
+# The record kind of a message the bot could not answer (the unanswered-question log,
+# 002 §7.1.2); its outcome is what the bot did next.
+UNANSWERED_KIND = "unanswered"
+UNANSWERED_OUTCOMES = ("asked_to_rephrase", "offered_tasks", "handed_over", "answered_out_of_scope")
 # Ticket ids carry the Beijing date, as the support desk reads them.
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -233,6 +237,23 @@ class ChatwootRelayedMessage(Base):
     message_id = Column(Integer, primary_key=True, autoincrement=False)
     ticket_id = Column(String(32), ForeignKey("handoff_tickets.ticket_id"), nullable=False)
     relayed_at = Column(UtcDateTime, nullable=False)
+
+
+class UnansweredReview(Base):
+    """A person's verdict on a message the bot could not answer (a record of kind `unanswered`).
+
+    Kept beside the record, which stays as written: `intent` is the intent the message
+    should have had, or `new_topic` names something the bot does not know yet (exactly
+    one of the two). A later review of the same message replaces this one.
+    """
+
+    __tablename__ = "unanswered_reviews"
+
+    record_id = Column(Integer, ForeignKey("service_records.id"), primary_key=True)
+    intent = Column(String(64))
+    new_topic = Column(String(64))
+    reviewed_by = Column(String(64), nullable=False)
+    reviewed_at = Column(UtcDateTime, nullable=False)
 
 
 class IdempotencyKey(Base):

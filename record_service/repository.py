@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from record_service.models import (
     ComplaintEvidence,
     ComplaintTicket,
+    HandoffClaim,
     HandoffContact,
     HandoffDelivery,
     HandoffTicket,
@@ -124,6 +125,8 @@ class HandoffContext:
     slots: dict[str, Any]
     order_snapshot: dict[str, Any] | None
     contact_masked: str | None
+    # The shopper's last intent before the handoff (the KPI report's reasons per intent).
+    intent: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,40 @@ class RecordRepository:
             .order_by(ServiceRecord.created_at, ServiceRecord.id)
         )
         return list(self.session.execute(statement).scalars())
+
+    def records_between(
+        self, start: datetime, end: datetime, after_id: int, limit: int
+    ) -> list[ServiceRecord]:
+        """A page of the records dated in [start, end), in id order, after `after_id`."""
+        statement = (
+            select(ServiceRecord)
+            .where(ServiceRecord.created_at >= start, ServiceRecord.created_at < end)
+            .where(ServiceRecord.id > after_id)
+            .order_by(ServiceRecord.id)
+            .limit(limit)
+        )
+        return list(self.session.execute(statement).scalars())
+
+    def complaints_between(self, start: datetime, end: datetime) -> list[ComplaintTicket]:
+        """The complaint tickets created in [start, end), oldest first."""
+        statement = (
+            select(ComplaintTicket)
+            .where(ComplaintTicket.created_at >= start, ComplaintTicket.created_at < end)
+            .order_by(ComplaintTicket.created_at, ComplaintTicket.ticket_id)
+        )
+        return list(self.session.execute(statement).scalars())
+
+    def handoffs_between(
+        self, start: datetime, end: datetime
+    ) -> list[tuple[HandoffTicket, HandoffClaim | None]]:
+        """The handoff tickets created in [start, end), oldest first, each with its claim."""
+        statement = (
+            select(HandoffTicket, HandoffClaim)
+            .outerjoin(HandoffClaim, HandoffClaim.ticket_id == HandoffTicket.ticket_id)
+            .where(HandoffTicket.created_at >= start, HandoffTicket.created_at < end)
+            .order_by(HandoffTicket.created_at, HandoffTicket.ticket_id)
+        )
+        return [(ticket, claim) for ticket, claim in self.session.execute(statement)]
 
     def complaint(self, ticket_id: str) -> ComplaintTicket:
         """A complaint ticket.
@@ -295,6 +332,7 @@ class RecordRepository:
             )
             details = {
                 "ticket_id": ticket.ticket_id,
+                "channel": request.channel,
                 "category": request.category,
                 "due_at": iso(request.due_at),
                 "evidence_count": len(request.evidence),
@@ -317,7 +355,8 @@ class RecordRepository:
         replayed = self._replay("create_handoff", idempotency_key, fingerprint)
         if replayed is not None:
             return replayed
-        context = asdict(request.context)
+        # No `intent` key when the bot did not say (tickets written before it existed have none).
+        context = {k: v for k, v in asdict(request.context).items() if k != "intent" or v is not None}
 
         def build(now: datetime) -> tuple[ServiceRecord, HandoffTicket]:
             now = dated(request.occurred_at, now)
@@ -352,6 +391,7 @@ class RecordRepository:
             ]
             details = {
                 "ticket_id": ticket.ticket_id,
+                "channel": request.channel,
                 "reason": request.reason,
                 "priority": request.priority,
                 "due_at": iso(request.due_at),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from record_service.models import ComplaintTicket, HandoffTicket, ServiceRecord
+from record_service.models import ComplaintTicket, HandoffClaim, HandoffTicket, ServiceRecord
 from record_service.repository import handoff_fields, iso
 
 
@@ -50,6 +50,31 @@ def complaint_json(ticket: ComplaintTicket) -> dict[str, Any]:
             }
             for item in ticket.evidence
         ],
+    }
+
+
+def complaint_summary_json(ticket: ComplaintTicket) -> dict[str, Any]:
+    """A complaint ticket in a listing: its facts, without the description or contact phone."""
+    return {
+        "ticket_id": ticket.ticket_id,
+        "conversation_id": ticket.conversation_id,
+        "channel": ticket.channel,
+        "order_id": ticket.order_id,
+        "category": ticket.category,
+        "status": ticket.status,
+        "created_at": iso(ticket.created_at),
+        "due_at": iso(ticket.due_at),
+        "rule": ticket.rule,
+    }
+
+
+def handoff_summary_json(ticket: HandoffTicket, claim: HandoffClaim | None) -> dict[str, Any]:
+    """A handoff ticket in a listing by time: its fields and when a person took and closed it."""
+    return {
+        **handoff_fields(ticket),
+        "claimed_at": None if claim is None else iso(claim.claimed_at),
+        "resolved_at": None if claim is None else iso(claim.resolved_at),
+        "resolution": None if claim is None else claim.resolution,
     }
 
 

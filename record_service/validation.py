@@ -22,6 +22,7 @@ from record_service.models import (
     NEW_HANDOFF_STATUSES,
 )
 from record_service.repository import Evidence, HandoffContext, NewComplaint, NewHandoff, NewRecord
+from reporting.period import Period
 from service_common.http import ApiError
 from service_common.tickets import (
     COMPLAINT_PREFIX,
@@ -46,12 +47,19 @@ MAX_TICKET_LIMIT = 500
 MAX_REPLY_CHARS = 2000
 DESK_DEFAULT_STATUSES = ("queued", "assigned", "callback_scheduled")
 DELIVERY_STATUSES = ("pending", "delivered", "failed")
+DEFAULT_PAGE_LIMIT = 1000
+MAX_PAGE_LIMIT = 1000
+# A listing by time covers at most this many days (a year's report and some margin).
+MAX_RANGE_DAYS = 400
+MAX_TOPIC_CHARS = 64
 
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 _KIND = re.compile(r"[a-z_]{1,40}")
 _CHANNEL = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _CONTACT_PHONE = re.compile(r"\+?[0-9][0-9 -]{4,30}")
-_LIMIT = re.compile(r"[0-9]{1,3}")
+_LIMIT = re.compile(r"[0-9]{1,4}")
+_RECORD_ID = re.compile(r"[0-9]{1,18}")
+_INTENT = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _DELIVERY_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # Identifiers and one-line values: no control characters at all.
 _ANY_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
@@ -102,7 +110,7 @@ _HANDOFF_FIELDS = frozenset(
         "occurred_at",
     }
 )
-_CONTEXT_FIELDS = frozenset({"summary", "transcript", "slots", "order_snapshot", "contact_masked"})
+_CONTEXT_FIELDS = frozenset({"summary", "transcript", "slots", "order_snapshot", "contact_masked", "intent"})
 _FIELD_NAME = re.compile(r"[A-Za-z0-9_]{1,40}")
 
 
@@ -131,6 +139,90 @@ def ticket_id(value: str, not_found_code: str) -> str:
     if not TICKET_ID_PATTERN.fullmatch(value):
         raise ApiError(404, not_found_code, "no such ticket")
     return value
+
+
+def time_range_query(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """The `from` and `to` query parameters of a listing by time: [from, to), in UTC.
+
+    Both are ISO 8601 times with a zone (400 range_required when one is missing, 422
+    invalid_from / invalid_to / invalid_range otherwise).
+    """
+    if not start or not end:
+        raise ApiError(400, "range_required", "both from and to are required (ISO 8601 times with a zone)")
+    first, last = _aware_time(start, "from"), _aware_time(end, "to")
+    if not first < last or (last - first).days > MAX_RANGE_DAYS:
+        raise ApiError(
+            422, "invalid_range", f"from must be before to, at most {MAX_RANGE_DAYS} days apart"
+        )
+    return first, last
+
+
+def report_period_query(first_day: str | None, last_day: str | None) -> Period:
+    """The report's `from` and `to` days (YYYY-MM-DD, Beijing time, both included; 422 invalid_period)."""
+    if not first_day or not last_day or len(first_day) > 10 or len(last_day) > 10:
+        raise ApiError(422, "invalid_period", "from and to must be days in the form YYYY-MM-DD")
+    try:
+        period = Period.parse(first_day, last_day)
+        period.end_utc()  # 9999-12-31 has no next day
+    except ValueError as error:
+        raise ApiError(422, "invalid_period", str(error)) from None
+    except OverflowError:
+        raise ApiError(422, "invalid_period", "the period must end before the year 9999") from None
+    return period
+
+
+def after_id_query(value: str | None) -> int:
+    """Where a page of records starts: after this record id (0, the default, is the start)."""
+    if value is None or value == "":
+        return 0
+    if not _RECORD_ID.fullmatch(value):
+        raise ApiError(422, "invalid_after_id", "after_id must be a record id")
+    return int(value)
+
+
+def page_limit(value: str | None) -> int:
+    """How many records a page holds: 1 to 1000, 1000 when not given (422 invalid_limit)."""
+    if value is None or value == "":
+        return DEFAULT_PAGE_LIMIT
+    if not _LIMIT.fullmatch(value) or not 1 <= int(value) <= MAX_PAGE_LIMIT:
+        raise ApiError(422, "invalid_limit", f"limit must be an integer from 1 to {MAX_PAGE_LIMIT}")
+    return int(value)
+
+
+def reviewed_query(value: str | None) -> bool | None:
+    """The optional `reviewed` filter of the unanswered-question log: true, false or absent."""
+    if value is None or value == "":
+        return None
+    if value not in ("true", "false"):
+        raise ApiError(422, "invalid_reviewed", "reviewed must be true or false")
+    return value == "true"
+
+
+def record_id(value: str, not_found_code: str) -> int:
+    """A record id taken from the path; one that cannot exist is simply not found (404)."""
+    if not _RECORD_ID.fullmatch(value):
+        raise ApiError(404, not_found_code, "no such record")
+    return int(value)
+
+
+def unanswered_review(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """A review body: {"intent": "request_return"} or {"new_topic": "预售咨询"}, exactly one.
+
+    Returns:
+        (intent, new_topic), one of them None.
+    """
+    _reject_unknown_fields(body, frozenset({"intent", "new_topic"}))
+    intent, topic = body.get("intent"), body.get("new_topic")
+    if (intent is None) == (topic is None):
+        raise ApiError(422, "invalid_review", "give exactly one of intent and new_topic")
+    if intent is not None:
+        if not isinstance(intent, str) or not _INTENT.fullmatch(intent):
+            raise ApiError(422, "invalid_intent", "intent must be an intent name such as request_return")
+        return intent, None
+    topic = _line(topic, "new_topic", MAX_TOPIC_CHARS).strip()
+    if not topic:
+        raise ApiError(422, "invalid_new_topic", "new_topic must name the topic")
+    return None, topic
 
 
 def handoff_status_query(value: str | None) -> str | None:
@@ -384,6 +476,9 @@ def _handoff_context(value: object) -> HandoffContext:
     _check_json_value(transcript, "context.transcript")
     order_snapshot = value.get("order_snapshot")
     contact_masked = value.get("contact_masked")
+    intent = value.get("intent")
+    if intent is not None and (not isinstance(intent, str) or not _INTENT.fullmatch(intent)):
+        raise ApiError(422, "invalid_context", "context.intent must be an intent name or null")
     if contact_masked is not None and (
         not isinstance(contact_masked, str)
         or len(contact_masked) > MAX_CONTACT_MASKED_CHARS
@@ -402,6 +497,7 @@ def _handoff_context(value: object) -> HandoffContext:
         if order_snapshot is None
         else _json_object(order_snapshot, "context.order_snapshot", code="invalid_context"),
         contact_masked=contact_masked,
+        intent=intent,
     )
 
 

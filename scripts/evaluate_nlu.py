@@ -21,12 +21,14 @@ import argparse
 import asyncio
 import json
 import logging
+import re
 import statistics
 import subprocess
 import sys
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,8 @@ RESULTS_DIR = REPO_ROOT / "results" / "nlu"
 DIGIT_ENTITIES = frozenset({"order_id", "phone_last4", "phone_number"})
 
 EntityKey = tuple[str, str]
+# Above this similarity to a training example, a held-out example is a paraphrase of it.
+NEAR_DUPLICATE_RATIO = 0.9
 
 # The grid `--threshold-sweep` re-scores (config.yml's FallbackClassifier is one point on it).
 SWEEP_THRESHOLDS = [0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
@@ -213,6 +217,20 @@ def threshold_sweep(
             report = score_heldout(examples, rescored)
             rows.append((threshold, ambiguity, report.intent_macro_f1, report.fallback_share))
     return rows
+
+
+def comparable_text(text: str) -> str:
+    """A message as compared for copies: normalised, lower case, no spaces, numbers as #
+    ("订单号8800001002" and "订单号八八零零零零三零零二" are the same phrasing)."""
+    from bot.nlu.normalize import normalize
+
+    return re.sub(r"\d+", "#", normalize(text).text.lower().replace(" ", ""))
+
+
+def is_near_copy(first: str, second: str) -> bool:
+    """Whether two comparable texts are paraphrases (similarity at least NEAR_DUPLICATE_RATIO)."""
+    matcher = SequenceMatcher(None, first, second)
+    return matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO and matcher.ratio() >= NEAR_DUPLICATE_RATIO
 
 
 def load_examples(path: Path = HELDOUT_PATH) -> list[dict[str, Any]]:

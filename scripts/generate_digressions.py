@@ -30,7 +30,7 @@ ANSWERED_INSIDE_FORMS = {
     "ask_invoice": "utter_invoice",
     "cancel_order": "utter_cancel_order",
     "change_address": "utter_change_address",
-    "out_of_scope": "utter_out_of_scope",
+    "out_of_scope": "action_answer_out_of_scope",
     "chitchat": "utter_chitchat",
     "thank": "utter_thank",
     "greet": "utter_greet",

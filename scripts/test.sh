@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 echo "== ruff"; $PY -m ruff check .
-echo "== mypy"; $PY -m mypy bot order_system record_service service_common rasa_sdk_plugins rasa_server scripts channels
+echo "== mypy"; $PY -m mypy bot order_system record_service service_common rasa_sdk_plugins rasa_server scripts channels reporting
 echo "== pytest"; $PY -m pytest "$@"

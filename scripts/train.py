@@ -8,15 +8,22 @@ With --stock it trains instead the benchmark's stock Rasa 3.6 model: the same do
 data with `scripts/bench_configs/stock.yml` (Rasa's default pipeline and policies), into
 bot/models/stock/, fingerprinted the same way (`scripts/benchmark.py` trains it when needed).
 
-Usage: python scripts/train.py [--if-needed] [--stock]
+When the reviewed unanswered questions (`bot/data/nlu/reviewed.yml`, written by
+`make export-review`) changed since the last training, or with --compare, the previous
+model and the new one are both measured on the two held-out sets, and the figures before
+and after are printed.
+
+Usage: python scripts/train.py [--if-needed] [--stock] [--compare]
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +34,9 @@ MODEL_NAME = "aftersales"
 MODEL_PATH = MODELS_DIR / f"{MODEL_NAME}.tar.gz"
 FINGERPRINT_PATH = MODELS_DIR / f"{MODEL_NAME}.fingerprint"
 INPUTS = ["config.yml", "domain.yml", "requirements.lock", "bot/data", "bot/nlu"]
+# The reviewed unanswered questions, and the hash of the file the last model was trained on.
+REVIEW_DATA_PATH = REPO_ROOT / "bot" / "data" / "nlu" / "reviewed.yml"
+REVIEW_FINGERPRINT_PATH = MODELS_DIR / f"{MODEL_NAME}.reviewed-fingerprint"
 
 # The benchmark's stock Rasa: no project components, so bot/nlu is not an input.
 STOCK_CONFIG = "scripts/bench_configs/stock.yml"
@@ -97,10 +107,41 @@ def train_stock(if_needed: bool = True) -> float | None:
     return seconds
 
 
+def review_fingerprint() -> str:
+    """A hash of the reviewed-questions file ("" when there is none)."""
+    if not REVIEW_DATA_PATH.exists():
+        return ""
+    return hashlib.sha256(REVIEW_DATA_PATH.read_bytes()).hexdigest()
+
+
+def review_changed(current: str) -> bool:
+    """Whether the reviewed questions differ from those the existing model was trained on."""
+    before = REVIEW_FINGERPRINT_PATH.read_text().strip() if REVIEW_FINGERPRINT_PATH.exists() else ""
+    return MODEL_PATH.exists() and current != before
+
+
+def heldout_lines(before: Path, after: Path) -> list[str]:
+    """Intent macro-F1, order-number F1 and fallback share of two models on both held-out sets."""
+    from scripts.evaluate_nlu import HELDOUT_SETS, evaluate_heldout, quiet_logs
+
+    quiet_logs()
+    lines = [f"{'held-out set':<22}{'':>10}{'intent F1':>12}{'order_id F1':>13}{'fallback':>10}"]
+    for data in HELDOUT_SETS:
+        for label, model in (("before", before), ("after", after)):
+            report = evaluate_heldout(model, data)
+            order_id = report.entities.get("order_id")
+            lines.append(
+                f"{data.stem:<22}{label:>10}{report.intent_macro_f1:>12.3f}"
+                f"{(order_id.f1 if order_id else 0.0):>13.3f}{report.fallback_share:>10.1%}"
+            )
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--if-needed", action="store_true", help="skip when nothing changed")
     parser.add_argument("--stock", action="store_true", help="the benchmark's stock Rasa model instead")
+    parser.add_argument("--compare", action="store_true", help="held-out figures before and after")
     args = parser.parse_args()
     if args.stock:
         train_stock(args.if_needed)
@@ -109,9 +150,19 @@ def main() -> int:
     if args.if_needed and is_up_to_date(current):
         print(f"train: {MODEL_PATH.relative_to(REPO_ROOT)} is up to date")
         return 0
-    print("train: training the Rasa model (a few minutes on 2 cores)")
-    train()
-    FINGERPRINT_PATH.write_text(current + "\n")
+    reviewed = review_fingerprint()
+    compare = args.compare or review_changed(reviewed)
+    with tempfile.TemporaryDirectory() as keep:
+        previous = Path(keep) / MODEL_PATH.name
+        if compare and MODEL_PATH.exists():
+            shutil.copy2(MODEL_PATH, previous)
+        print("train: training the Rasa model (a few minutes on 2 cores)")
+        train()
+        FINGERPRINT_PATH.write_text(current + "\n")
+        REVIEW_FINGERPRINT_PATH.write_text(reviewed + "\n")
+        if previous.exists():
+            print("train: the held-out sets before and after this training:")
+            print("\n".join(heldout_lines(previous, MODEL_PATH)))
     return 0
 
 

@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.fake_chatwoot",
     "tests.fixtures.fake_wecom",
     "tests.fixtures.credentials",
+    "tests.fixtures.browser",
 ]

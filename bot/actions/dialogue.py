@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 
 from bot.actions.handoff import events_after_handoff, hand_off, shopper_is_distressed
 from bot.actions.ownership import verified_order_if_reachable
+from bot.actions.unanswered import log_unanswered
 
 # The slots of a task in progress; identity stays verified for the conversation.
 TASK_SLOTS = (
@@ -170,15 +171,18 @@ class ActionNotUnderstood(Action):
         streak = misunderstood_in_a_row(tracker)
         if streak > 0 and streak % HANDOVER_AFTER_MISUNDERSTOOD == 0:
             dispatcher.utter_message(response="utter_not_understood_handover")
+            await log_unanswered(tracker, "handed_over")
             order = await verified_order_if_reachable(tracker)
             return events_after_handoff(await hand_off(dispatcher, tracker, "repeated_failure", order=order))
         if streak % HANDOVER_AFTER_MISUNDERSTOOD == 2:
             dispatcher.utter_message(response="utter_ask_rephrase_again")
+            await log_unanswered(tracker, "offered_tasks")
             return []
         candidates = likely_meanings(tracker)
         distressed = shopper_is_distressed(tracker)
         if not candidates and not distressed:
             dispatcher.utter_message(response="utter_ask_rephrase")
+            await log_unanswered(tracker, "asked_to_rephrase")
             return []
         if distressed:
             candidates = ["request_human", *(name for name in candidates if name != "request_human")][:2]
@@ -187,4 +191,5 @@ class ActionNotUnderstood(Action):
         ]
         question = "、".join(f"“{INTENT_LABELS[name]}”" for name in candidates)
         dispatcher.utter_message(response="utter_ask_affirmation", choices=question, buttons=buttons)
+        await log_unanswered(tracker, "offered_tasks")
         return []

@@ -204,6 +204,7 @@ async def hand_off(
             "slots": slots,
             "order_snapshot": order.snapshot() if order else None,
             "contact_masked": mask_phone(str(contact)) if contact else None,
+            "intent": latest_intent(tracker),
         },
         # Drawn here, so the shopper is told the number even while the record service is
         # down: the outbox delivers the ticket with it later.

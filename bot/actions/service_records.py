@@ -15,7 +15,7 @@ from typing import Any
 from rasa_sdk import Tracker
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.actions.conversation import conversation_id, idempotency_key
+from bot.actions.conversation import channel_of, conversation_id, idempotency_key
 from bot.actions.outbox import QueuedWrite
 from bot.actions.records_client import ServiceRecord, WriteKind
 from bot.actions.services import call, services
@@ -61,7 +61,7 @@ async def write_record(
     """Writes one service record for this conversation; True once it is kept.
 
     The idempotency key ties the record to the shopper's message, so a retried write
-    never stores it twice.
+    never stores it twice. The details name the channel, for the KPI report.
     """
     conversation = conversation_id(tracker)
     record = ServiceRecord(
@@ -70,7 +70,7 @@ async def write_record(
         order_id=order_id,
         outcome=outcome,
         rule=rule,
-        details=details,
+        details={**details, "channel": channel_of(tracker)},
         occurred_at=services().clock(),
     )
     key = idempotency_key(tracker, "record", kind, order_id, outcome, details.get("attempt"))

@@ -21,8 +21,10 @@ from record_service import validation
 from record_service.desk.agents import Agent
 from record_service.desk.outbox import OutboxRepository, delivery_json
 from record_service.desk.repository import DeskTicket
-from record_service.repository import iso
+from record_service.kpi import report_json
+from record_service.repository import iso, utc_now
 from record_service.transactions import in_transaction
+from record_service.unanswered import UnansweredRepository, message_json
 from service_common.http import ApiError, json_body
 
 
@@ -40,6 +42,9 @@ def add_desk_routes(app: Sanic) -> None:
     app.add_route(resolve, "/desk/api/tickets/<ticket_id:str>/resolve", methods=["POST"])
     app.add_route(hand_back, "/desk/api/tickets/<ticket_id:str>/hand-back", methods=["POST"])
     app.add_route(reveal_contact, "/desk/api/tickets/<ticket_id:str>/reveal-contact", methods=["POST"])
+    app.add_route(desk_unanswered, "/desk/api/unanswered", methods=["GET"])
+    app.add_route(review_unanswered, "/desk/api/unanswered/<record_id:str>/review", methods=["POST"])
+    app.add_route(desk_report, "/desk/api/report", methods=["GET"])
     app.add_route(chatwoot_webhook, "/desk/chatwoot/webhook", methods=["POST"])
 
 
@@ -183,6 +188,43 @@ async def reveal_contact(request: Request, ticket_id: str) -> HTTPResponse:
     if phone is None:
         raise ApiError(404, "contact_not_available", "the shopper left no phone number on this ticket")
     return json({"contact_phone": phone})
+
+
+async def desk_unanswered(request: Request) -> HTTPResponse:
+    """GET /desk/api/unanswered?reviewed=&limit=: the unanswered-question log, newest first."""
+    _agent(request)
+    reviewed = validation.reviewed_query(request.args.get("reviewed"))
+    limit = validation.ticket_limit(request.args.get("limit"))
+    messages = await in_transaction(
+        request.app.ctx.sessions,
+        lambda session: [
+            message_json(m) for m in UnansweredRepository(session).messages(reviewed=reviewed, limit=limit)
+        ],
+    )
+    return json({"messages": messages})
+
+
+async def review_unanswered(request: Request, record_id: str) -> HTTPResponse:
+    """POST /desk/api/unanswered/{id}/review {"intent"} or {"new_topic"}: the message's verdict."""
+    agent = _agent(request)
+    number = validation.record_id(record_id, "message_not_found")
+    intent, topic = validation.unanswered_review(json_body(request))
+    message = await in_transaction(
+        request.app.ctx.sessions,
+        lambda session: message_json(UnansweredRepository(session).review(number, intent, topic, agent.id)),
+    )
+    return json(message)
+
+
+async def desk_report(request: Request) -> HTTPResponse:
+    """GET /desk/api/report?from=YYYY-MM-DD&to=YYYY-MM-DD: the KPI report's figures."""
+    _agent(request)
+    period = validation.report_period_query(request.args.get("from"), request.args.get("to"))
+    now = utc_now()
+    figures = await in_transaction(
+        request.app.ctx.sessions, lambda session: report_json(session, period, now)
+    )
+    return json(figures)
 
 
 # ---------------------------------------------------------------- Chatwoot

@@ -76,6 +76,58 @@ const STATUS_TEXTS = {
   504: "服务响应超时，请稍后重试。",
 };
 
+// The intents a reviewed message can be given (the domain's, without nlu_fallback; a test
+// keeps this list equal to domain.yml's).
+const INTENTS = {
+  request_return: "退货",
+  request_exchange: "换货",
+  request_refund: "退款",
+  report_quality_issue: "质量问题",
+  ask_return_policy: "退换货规则",
+  check_refund_status: "查退款进度",
+  check_return_status: "查退货进度",
+  check_order_status: "查订单物流",
+  file_complaint: "投诉",
+  ask_complaint_routes: "其他投诉渠道",
+  request_compensation: "要求赔偿",
+  report_urgent_issue: "紧急问题",
+  request_human: "转人工",
+  ask_price_protection: "价格保护",
+  ask_invoice: "发票",
+  cancel_order: "取消订单",
+  change_address: "改地址",
+  inform: "提供信息（订单号、手机尾号）",
+  affirm: "肯定",
+  deny: "否定",
+  stop: "不办了",
+  greet: "问候",
+  goodbye: "告别",
+  thank: "感谢",
+  chitchat: "闲聊",
+  out_of_scope: "售后以外的问题",
+};
+const NEXT_STEPS = {
+  asked_to_rephrase: "请顾客换个说法",
+  offered_tasks: "列出可办的事",
+  handed_over: "转了人工",
+  answered_out_of_scope: "答复不在服务范围",
+};
+const UNANSWERED_LIMIT = 100;
+// The report's figures in the order the page shows them (reporting/figures.py FIGURE_NAMES).
+const FIGURE_TITLES = {
+  conversations: "每日会话数（按渠道）",
+  self_service: "自助解决率",
+  handoffs: "转人工率与原因",
+  complaints: "投诉工单",
+  first_response: "人工首次响应",
+  refunds: "退款时效",
+  return_decisions: "退货判定（按规则）",
+  satisfaction: "满意度",
+  unanswered: "未能回答的问题",
+};
+const DAY_MS = 24 * 60 * 60 * 1000;
+const REPORT_DEFAULT_DAYS = 7;
+
 const $ = (id) => document.getElementById(id);
 
 const ui = {
@@ -117,6 +169,18 @@ const ui = {
   slotsBody: document.querySelector("#ctx-slots tbody"),
   transcriptBox: $("transcript-box"),
   transcript: $("ctx-transcript"),
+  viewTabs: $("view-tabs"),
+  unansweredView: $("unanswered-view"),
+  unansweredRows: $("unanswered-rows"),
+  unansweredEmpty: $("unanswered-empty"),
+  unansweredPendingOnly: $("unanswered-pending-only"),
+  unansweredRefresh: $("unanswered-refresh"),
+  intentOptions: $("intent-options"),
+  reportView: $("report-view"),
+  reportForm: $("report-form"),
+  reportFrom: $("report-from"),
+  reportTo: $("report-to"),
+  reportBody: $("report-body"),
 };
 
 const state = {
@@ -215,6 +279,9 @@ function clearError(source) {
 
 function showLogin(message) {
   ui.workspace.hidden = true;
+  ui.viewTabs.hidden = true;
+  ui.unansweredView.hidden = true;
+  ui.reportView.hidden = true;
   ui.agentBox.hidden = true;
   ui.loginView.hidden = false;
   ui.loginMessage.textContent = message || "";
@@ -255,7 +322,8 @@ async function signIn(token) {
   ui.agentName.textContent = state.agent.name;
   ui.agentBox.hidden = false;
   ui.loginView.hidden = true;
-  ui.workspace.hidden = false;
+  ui.viewTabs.hidden = false;
+  showView("workspace");
   ui.loginMessage.textContent = "";
   poll(session, refreshQueue, QUEUE_POLL_MS, "queue");
   poll(session, refreshTicket, TICKET_POLL_MS, "ticket");
@@ -811,6 +879,195 @@ ui.replyForm.addEventListener("submit", (event) => {
 });
 
 // ---- start -------------------------------------------------------------------------------
+
+// ---- views: the queue, the unanswered-question log, the report ---------------------------
+
+function showView(name) {
+  for (const tab of ui.viewTabs.querySelectorAll("[data-view]")) {
+    const selected = tab.dataset.view === name;
+    tab.setAttribute("aria-pressed", String(selected));
+    $(tab.dataset.view).hidden = !selected;
+  }
+  if (name === "unanswered-view") {
+    loadUnanswered().catch((error) => showError(error, "action"));
+  }
+}
+
+for (const tab of document.querySelectorAll("#view-tabs [data-view]")) {
+  tab.addEventListener("click", () => showView(tab.dataset.view));
+}
+
+for (const [name, label] of Object.entries(INTENTS)) {
+  const option = document.createElement("option");
+  option.value = name;
+  option.label = label;
+  ui.intentOptions.append(option);
+}
+
+async function loadUnanswered() {
+  const pendingOnly = ui.unansweredPendingOnly.checked;
+  const query = `limit=${UNANSWERED_LIMIT}${pendingOnly ? "&reviewed=false" : ""}`;
+  const data = await api("GET", `unanswered?${query}`);
+  const messages = Array.isArray(data.messages) ? data.messages : [];
+  ui.unansweredRows.replaceChildren(...messages.map(unansweredRow));
+  ui.unansweredEmpty.hidden = messages.length > 0;
+}
+
+function rankingText(ranking) {
+  return (Array.isArray(ranking) ? ranking : [])
+    .slice(0, 3)
+    .map((entry) => `${labelOf(INTENTS, entry.name)} ${Math.round(Number(entry.confidence || 0) * 100)}%`)
+    .join("，");
+}
+
+function reviewText(review) {
+  if (!review) {
+    return "";
+  }
+  const verdict = review.intent ? `意图：${labelOf(INTENTS, review.intent)}` : `新话题：${review.new_topic}`;
+  return `${verdict}（${review.reviewed_by}，${formatTime(review.reviewed_at)}）`;
+}
+
+function unansweredRow(message) {
+  const details = message.details || {};
+  const row = el("tr");
+  row.dataset.recordId = String(message.id);
+  row.dataset.testid = "unanswered-row";
+  row.append(
+    el("td", "nowrap", formatTime(message.created_at)),
+    el("td", "nowrap", labelOf(CHANNELS, details.channel)),
+    el("td", "shopper-text", details.text),
+    el("td", "muted", rankingText(details.intent_ranking)),
+    el("td", "nowrap", labelOf(NEXT_STEPS, message.outcome)),
+  );
+  const cell = el("td", "review-cell");
+  const done = el("p", "review-done", reviewText(message.review));
+  done.dataset.testid = "review-done";
+  const form = el("form", "review-form");
+  form.noValidate = true;
+  const input = el("input");
+  input.setAttribute("list", "intent-options");
+  input.setAttribute("aria-label", "本来的意图或新话题");
+  input.placeholder = "意图，如 request_return";
+  input.dataset.testid = "review-input";
+  const save = el("button", "btn btn-small btn-primary", "定为意图");
+  save.type = "submit";
+  save.dataset.testid = "review-intent";
+  const topic = el("button", "btn btn-small", "标为新话题");
+  topic.type = "button";
+  topic.dataset.testid = "review-topic";
+  form.append(input, save, topic);
+  const review = async (body) => {
+    try {
+      const updated = await api("POST", `unanswered/${encodeURIComponent(String(message.id))}/review`, body);
+      done.textContent = reviewText(updated.review);
+      clearError("action");
+    } catch (error) {
+      showError(error, "action");
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const value = input.value.trim();
+    if (!(value in INTENTS)) {
+      showError(new Error("请从列表中选择一个意图，或点“标为新话题”。"), "action");
+      return;
+    }
+    review({ intent: value });
+  });
+  topic.addEventListener("click", () => {
+    const value = input.value.trim();
+    if (!value) {
+      showError(new Error("请先写下新话题的名称。"), "action");
+      return;
+    }
+    review({ new_topic: value });
+  });
+  cell.append(done, form);
+  row.append(cell);
+  return row;
+}
+
+ui.unansweredRefresh.addEventListener("click", () => loadUnanswered().catch((error) => showError(error, "action")));
+ui.unansweredPendingOnly.addEventListener("change", () => loadUnanswered().catch((error) => showError(error, "action")));
+
+// The report: the same figures as `make report`, each as a table with how it is computed.
+
+function beijingDay(offsetDays) {
+  const shifted = new Date(Date.now() + 8 * 60 * 60 * 1000 + offsetDays * DAY_MS);
+  return shifted.toISOString().slice(0, 10);
+}
+
+ui.reportFrom.value = beijingDay(1 - REPORT_DEFAULT_DAYS);
+ui.reportTo.value = beijingDay(0);
+
+function valueText(value) {
+  if (value === null || value === undefined) {
+    return "—";
+  }
+  if (typeof value === "number" && !Number.isInteger(value)) {
+    return value.toFixed(3);
+  }
+  return String(value);
+}
+
+function figureRows(figure) {
+  const rows = [];
+  for (const [key, value] of Object.entries(figure)) {
+    if (key === "how") {
+      continue;
+    }
+    if (value === null || typeof value !== "object") {
+      rows.push([key, valueText(value)]);
+    } else if (Array.isArray(value)) {
+      value.forEach((item, index) => {
+        const text = item && typeof item === "object"
+          ? Object.entries(item).map(([k, v]) => `${k}=${valueText(v)}`).join("，")
+          : valueText(item);
+        rows.push([`${key}[${index + 1}]`, text]);
+      });
+    } else {
+      for (const [inner, innerValue] of Object.entries(value)) {
+        const text = innerValue && typeof innerValue === "object" ? JSON.stringify(innerValue) : valueText(innerValue);
+        rows.push([`${key}.${inner}`, text]);
+      }
+    }
+  }
+  return rows;
+}
+
+function figureSection(name, figure) {
+  const section = el("section", "card report-figure");
+  section.dataset.figure = name;
+  section.append(el("h3", "section-title", FIGURE_TITLES[name] || name));
+  section.append(el("p", "muted how", figure.how));
+  const table = el("table", "kv");
+  const body = el("tbody");
+  for (const [key, text] of figureRows(figure)) {
+    const row = el("tr");
+    row.append(el("th", "", key), el("td", "mono", text));
+    body.append(row);
+  }
+  table.append(body);
+  section.append(table);
+  return section;
+}
+
+async function loadReport() {
+  const query = `from=${encodeURIComponent(ui.reportFrom.value)}&to=${encodeURIComponent(ui.reportTo.value)}`;
+  const report = await api("GET", `report?${query}`);
+  const sections = Object.keys(FIGURE_TITLES)
+    .filter((name) => report[name] && typeof report[name] === "object")
+    .map((name) => figureSection(name, report[name]));
+  const period = report.period || {};
+  const head = el("p", "muted", `${period.first_day} 至 ${period.last_day}（北京时间），生成于 ${formatTime(report.generated_at)}`);
+  ui.reportBody.replaceChildren(head, ...sections);
+}
+
+ui.reportForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  loadReport().then(() => clearError("action"), (error) => showError(error, "action"));
+});
 
 const savedToken = sessionStorage.getItem(TOKEN_KEY);
 if (savedToken) {

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import requests
 
-from tests.fixtures.servers import ACCEPTANCE_ORDERS, REPO_ROOT
-from tests.fixtures.stack import Stack, _free_port_base, _read_env, stack_command
+from tests.fixtures.servers import ACCEPTANCE_ORDERS
+from tests.fixtures.stack import AcceptanceRun, Stack, _free_port_base, _read_env, stack_command
 
 
 def test_env_file_names_every_service(running_stack: Stack) -> None:
@@ -92,18 +90,9 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def test_acceptance_scenarios_all_pass(running_stack: Stack, tmp_path) -> None:
+def test_acceptance_scenarios_all_pass(acceptance_run: AcceptanceRun) -> None:
     """The shared customer scenarios, run from ../shared against this stack."""
-    env = running_stack.env
-    results = tmp_path / "results.json"
-    run = subprocess.run(
-        [sys.executable, str(REPO_ROOT.parent / "shared" / "acceptance" / "run_scenarios.py"),
-         "--json", str(results)],
-        env={**os.environ, "BOT_URL": env["BOT_URL"], "RECORDS_URL": env["RECORDS_URL"],
-             "RECORDS_TOKEN": env["RECORDS_TOKEN"]},
-        capture_output=True, text=True, timeout=1200,
-    )
-    print(run.stdout)
-    last_line = run.stdout.strip().splitlines()[-1]
-    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
+    print(acceptance_run.stdout)
+    last_line = acceptance_run.stdout.strip().splitlines()[-1]
+    assert acceptance_run.returncode == 0, acceptance_run.stdout[-6000:] + acceptance_run.stderr[-2000:]
     assert last_line.endswith(" 0 failed")

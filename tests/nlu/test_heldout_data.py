@@ -1,7 +1,5 @@
 """The held-out sets are fit to measure with: separate from training, complete, well annotated."""
 
-import re
-from difflib import SequenceMatcher
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,9 @@ from scripts.evaluate_nlu import (
     HELDOUT_SETS,
     SHOPPERS_HELDOUT_PATH,
     TRAINING_DATA_PATH,
+    comparable_text,
     entity_key,
+    is_near_copy,
     load_examples,
 )
 
@@ -22,13 +22,6 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NOT_TYPED = {"nlu_fallback"}
 # Trivial intents (greetings and the like) need fewer examples than the business ones.
 TRIVIAL = {"greet", "goodbye", "thank", "chitchat", "out_of_scope"}
-# Above this similarity to a training example, a held-out example is a paraphrase of it.
-NEAR_DUPLICATE_RATIO = 0.9
-
-
-def _comparable(text: str) -> str:
-    # Numbers masked: "订单号8800001002" and "订单号八八零零零零三零零二" are the same phrasing.
-    return re.sub(r"\d+", "#", normalize(text).text.lower().replace(" ", ""))
 
 
 @pytest.fixture(scope="module", params=HELDOUT_SETS, ids=lambda path: path.stem)
@@ -39,7 +32,7 @@ def heldout(request: pytest.FixtureRequest) -> list[dict]:
 @pytest.fixture(scope="module")
 def training_texts() -> dict[str, str]:
     examples = load_examples(TRAINING_DATA_PATH)
-    return {_comparable(e["text"]): e["text"] for e in examples}
+    return {comparable_text(e["text"]): e["text"] for e in examples}
 
 
 def test_every_intent_of_the_domain_is_tested(heldout: list[dict]) -> None:
@@ -52,7 +45,7 @@ def test_every_intent_of_the_domain_is_tested(heldout: list[dict]) -> None:
 
 
 def test_no_heldout_example_is_a_training_example(heldout: list[dict], training_texts: dict[str, str]) -> None:
-    repeated = [e["text"] for e in heldout if _comparable(e["text"]) in training_texts]
+    repeated = [e["text"] for e in heldout if comparable_text(e["text"]) in training_texts]
     assert repeated == []
 
 
@@ -61,10 +54,9 @@ def test_no_heldout_example_is_a_near_copy_of_a_training_example(
 ) -> None:
     near = []
     for example in heldout:
-        text = _comparable(example["text"])
+        text = comparable_text(example["text"])
         for training in training_texts:
-            matcher = SequenceMatcher(None, text, training)
-            if matcher.real_quick_ratio() >= NEAR_DUPLICATE_RATIO and matcher.ratio() >= NEAR_DUPLICATE_RATIO:
+            if is_near_copy(text, training):
                 near.append((example["text"], training_texts[training]))
     assert near == []
 

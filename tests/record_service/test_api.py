@@ -502,8 +502,8 @@ def test_complaint_creates_ticket_and_record_together(record_service: RunningSer
         "outcome": "created",
         "rule": "complaint_24h",
         "created_at": ticket["created_at"],
-        "details": {"ticket_id": ticket_id, "category": "logistics", "due_at": due_at.isoformat(),
-                    "evidence_count": 0},
+        "details": {"ticket_id": ticket_id, "channel": "wechat", "category": "logistics",
+                    "due_at": due_at.isoformat(), "evidence_count": 0},
     }
     assert records_of(record_service, conversation_id) == [record]
     fetched = get(record_service, f"/api/complaints/{ticket_id}")
@@ -652,6 +652,7 @@ def test_handoff_creates_ticket_and_record_together(record_service: RunningServi
         "created_at": ticket["created_at"],
         "details": {
             "ticket_id": ticket_id,
+            "channel": "web",
             "reason": "overdue_refund",
             "priority": 5,
             "due_at": due_at,

@@ -17,13 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect, sync_playwright
+import yaml
+from playwright.sync_api import expect
 from sanic import Sanic
 from sanic.request import Request
 from sanic.response import HTTPResponse, json
@@ -31,22 +31,11 @@ from sanic.response import HTTPResponse, json
 from record_service.desk_page import ASSETS, CONTENT_SECURITY_POLICY, DESK_PAGE_PATHS, add_desk_page_routes
 from record_service.settings import DEFAULT_PORT
 from service_common.http import ApiError, install_json_errors
+from tests.fixtures.browser import SCREENSHOTS, Browser
 from tests.fixtures.servers import REPO_ROOT, free_port
 
 TIMEOUT_S = 10
 PAGE_DIR = REPO_ROOT / "record_service" / "desk_page"
-SCREENSHOTS = REPO_ROOT / "results" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 # ------------------------------------------------------------------ a Sanic app in a thread
@@ -286,6 +275,15 @@ def test_the_script_never_writes_markup_or_evaluates_strings() -> None:
     assert re.findall(r"fetch\(([^,]+),", script) == ["`api/${path}`"]
 
 
+def test_a_review_offers_exactly_the_intents_of_the_domain() -> None:
+    script = (PAGE_DIR / "desk.js").read_text(encoding="utf-8")
+    block = script.split("const INTENTS = {", 1)[1].split("};", 1)[0]
+    domain = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    intents = {item if isinstance(item, str) else next(iter(item)) for item in domain["intents"]}
+
+    assert set(re.findall(r"^\s+(\w+):", block, re.MULTILINE)) == intents - {"nlu_fallback"}
+
+
 # ------------------------------------------------------------------ a fake desk API
 
 
@@ -510,38 +508,6 @@ def desk() -> Iterator[tuple[ServedApp, FakeDesk]]:
 
 
 # ------------------------------------------------------------------ the page in a browser
-
-
-@dataclass
-class Browser:
-    """A Chromium page and the errors its console reported."""
-
-    page: Page
-    console_errors: list[str]
-
-    def unexpected_errors(self) -> list[str]:
-        """Console errors other than the failed requests a test provoked on purpose."""
-        return [text for text in self.console_errors if "Failed to load resource" not in text]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """A fresh Chromium page; Chromium missing is a failure, not a skip."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium is required for the desk page's browser test and is missing at {CHROMIUM} "
-            "(install the Debian package `chromium`)"
-        )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        context = chromium.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        yield Browser(page, errors)
-        chromium.close()
 
 
 def test_the_page_opens_in_chromium_on_the_record_service_s_default_port(browser: Browser) -> None:

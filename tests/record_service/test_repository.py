@@ -55,6 +55,7 @@ def test_ticket_id_carries_the_beijing_date(sessions: sessionmaker) -> None:
     assert created.record.created_at == NOW
     assert created.record.details == {
         "ticket_id": created.ticket.ticket_id,
+        "channel": "web",
         "category": "merchant",
         "due_at": "2024-05-01T17:30:00+00:00",
         "evidence_count": 0,

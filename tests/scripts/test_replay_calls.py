@@ -66,8 +66,8 @@ def test_the_sample_calls_replay_with_their_conversations_and_records(running_st
     out = played.stdout
     assert out.count("=== call ") == 3
     assert "keys 5555#" in out and "您说的是订单号8 8 0 0 0 0 2 0 0 3，对吗？" in out
-    assert 'identity_check verified order=8800002001 {"method": "caller_id"}' in out
-    assert 'identity_check verified order=8800002003 {"method": "phone_last4"}' in out
+    assert 'identity_check verified order=8800002001 {"channel": "ivr", "method": "caller_id"}' in out
+    assert 'identity_check verified order=8800002003 {"channel": "ivr", "method": "phone_last4"}' in out
     assert "refund_status completed order=8800002001" in out and "refund_status on_time order=8800002003" in out
     assert "handoff " in out
     assert out.rstrip().endswith("replay: 3 call(s), 0 with errors")

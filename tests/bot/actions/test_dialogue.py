@@ -49,6 +49,12 @@ async def test_stopping_ends_the_form_and_forgets_the_task_but_not_the_verified_
     assert said(dispatcher) == [{"response": "utter_stopped"}]
 
 
+@pytest.fixture(autouse=True)
+def services_for_the_log(action_services: Services) -> Services:
+    """Messages not understood are written to the unanswered-question log (a record)."""
+    return action_services
+
+
 def not_understood(text: str) -> dict[str, Any]:
     """An earlier message the NLU did not understand."""
     return user_event(text, intent="nlu_fallback")
@@ -199,7 +205,10 @@ async def test_the_third_message_in_a_row_not_understood_goes_to_a_person(
 
     events = await ActionNotUnderstood().run(dispatcher, tracker, domain)
 
-    [handoff] = stored_records(open_hours.records, tracker.sender_id)
+    logged, handoff = stored_records(open_hours.records, tracker.sender_id)
+    assert (logged["kind"], logged["outcome"], logged["details"]["text"]) == (
+        "unanswered", "handed_over", "就是那个嘛你懂的"
+    )
     assert (handoff["kind"], handoff["details"]["reason"]) == ("handoff", "repeated_failure")
     assert [message["response"] for message in said(dispatcher)] == [
         "utter_not_understood_handover",

@@ -250,6 +250,8 @@ async def test_a_handoff_carries_the_context_an_agent_needs(
         },
         "order_snapshot": order_client.get_order("8800002002").snapshot(),
         "contact_masked": "139****5678",
+        # For the KPI report's handoff reasons per intent.
+        "intent": "request_human",
     }
     assert events == CLOSES_THE_FORM
 

@@ -51,7 +51,7 @@ def record_body(conversation: str, outcome: str = "verified") -> dict[str, objec
         outcome=outcome,
         order_id="8800001001",
         rule="IDENTITY-CHECK",
-        details={"method": "phone_last4"},
+        details={"method": "phone_last4", "channel": "rest"},
     ).to_json()
 
 

@@ -193,7 +193,7 @@ def test_the_orders_phone_calling_is_verified_by_caller_id(new_call: Callable[[s
     assert kinds(call.records()) == [
         ("identity_check", "verified", "8800002001"), ("refund_status", "completed", "8800002001"),
     ]
-    assert call.records()[0]["details"] == {"method": "caller_id"}
+    assert call.records()[0]["details"] == {"method": "caller_id", "channel": "ivr"}
     turn = call.user_events()[-1]
     assert (turn["input_channel"], turn["text"]) == ("ivr", "我那件夹克的退款到账了没有，订单号八八零零零零二零零一")
     assert turn["message_id"] == message_id_for(call.call_id, 2)
@@ -212,7 +212,7 @@ def test_another_number_is_asked_the_phone_digits_and_may_key_them(new_call: Cal
     assert kinds(call.records()) == [
         ("identity_check", "verified", "8800002001"), ("refund_status", "completed", "8800002001"),
     ]
-    assert call.records()[0]["details"] == {"method": "phone_last4"}
+    assert call.records()[0]["details"] == {"method": "phone_last4", "channel": "ivr"}
     keyed = call.user_events()[-1]
     assert (keyed["text"], keyed["metadata"]["ivr"]["input"]) == ("8000", "keys")
     assert keyed["metadata"]["account"] == {"channel": "phone", "account_id": "13700009999"}
@@ -272,7 +272,7 @@ def test_options_read_out_are_picked_by_key_and_star_repeats(new_call: Callable[
     assert call.user_events()[-1]["text"] == order_id
     identity, refund = call.records()
     assert (identity["kind"], identity["order_id"], identity["details"]) == (
-        "identity_check", order_id, {"method": "caller_id"},
+        "identity_check", order_id, {"method": "caller_id", "channel": "ivr"},
     )
     assert (refund["kind"], refund["order_id"]) == ("refund_status", order_id)
     turns_before = len(call.user_events())

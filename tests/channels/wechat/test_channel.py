@@ -306,7 +306,7 @@ def test_an_agent_takes_over_on_wechat_and_gives_the_conversation_back(
     thanks = wechat.reply(wechat.push(text_xml(openid, "1", new_msg_id())))["Content"]  # option 1: 5 points
     assert "感谢您的评价" in thanks, thanks
     [rating] = [r for r in _records(running_stack, conversation) if r["kind"] == "satisfaction"]
-    assert (rating["outcome"], rating["details"]) == ("rated", {"rating": 5})
+    assert (rating["outcome"], rating["details"]) == ("rated", {"rating": 5, "channel": "wechat"})
     assert agent.call("POST", f"/tickets/{ticket_id}/reply", {"text": "还在吗？"}).status_code == 409
 
 

@@ -20,16 +20,11 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
 from tests.fixtures.servers import REPO_ROOT
 from tests.fixtures.stack import Stack
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 WIDGET_WEB = REPO_ROOT / "channels" / "widget" / "web"
-SCREENSHOTS = REPO_ROOT / "results" / "screenshots"
 WIDGET = "#aftersales-chat-widget"
 # A bot turn runs NLU, a form and the order and record services on two shared cores.
 TURN_TIMEOUT_MS = 60_000
@@ -44,12 +39,7 @@ REFUND_OWNER_ACCOUNT = "u_wangfang"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: the widget's browser tests need Debian's Chromium. "
-            "Install it with `apt-get install chromium` (scripts/setup.sh does so when run as root).",
-            pytrace=False,
-        )
+    require_chromium()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
@@ -273,7 +263,7 @@ def test_a_person_takes_over_in_the_workspace_and_the_bot_asks_for_a_rating(
     five.click()
     wait_for_turn(page, replies)
     rating = wait_for_record(running_stack, conversation_id, "satisfaction")
-    assert (rating["outcome"], rating["details"]) == ("rated", {"rating": 5})
+    assert (rating["outcome"], rating["details"]) == ("rated", {"rating": 5, "channel": "widget"})
     screenshot(page, "rated", tmp_path)
     desk_context.close()
 

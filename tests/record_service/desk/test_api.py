@@ -102,6 +102,9 @@ DESK_ROUTES = [
     ("POST", "/desk/api/tickets/HO24050112345678/resolve"),
     ("POST", "/desk/api/tickets/HO24050112345678/hand-back"),
     ("POST", "/desk/api/tickets/HO24050112345678/reveal-contact"),
+    ("GET", "/desk/api/unanswered"),
+    ("POST", "/desk/api/unanswered/HO24050112345678/review"),
+    ("GET", "/desk/api/report"),
 ]
 
 
