@@ -123,16 +123,13 @@ def merge_reviews(
 
 
 def render_review_file(examples: Mapping[str, list[str]]) -> str:
-    """The review file: Rasa 3 NLU YAML, intents in name order, examples as given."""
-    blocks = [
-        {"intent": intent, "examples": "".join(f"- {text}\n" for text in texts)}
-        for intent, texts in sorted(examples.items())
-        if texts
-    ]
-    body = yaml.safe_dump(
-        {"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False, width=1000
-    )
-    return HEADER + body
+    """The review file: Rasa 3 NLU YAML like the rest of `bot/data/nlu/`, intents in name
+    order, examples as given (one line each: the export collapses whitespace)."""
+    lines = [HEADER.rstrip("\n"), 'version: "3.1"', "nlu:"]
+    for intent, texts in sorted(examples.items()):
+        if texts:
+            lines += [f"- intent: {intent}", "  examples: |", *(f"    - {text}" for text in texts)]
+    return "\n".join(lines) + "\n"
 
 
 def _print_summary(export: Export, out: Path) -> None:

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:  # run as a script: make `scripts` and `bot` importable
+    sys.path.insert(0, str(REPO_ROOT))
 MODELS_DIR = REPO_ROOT / "bot" / "models"
 MODEL_NAME = "aftersales"
 MODEL_PATH = MODELS_DIR / f"{MODEL_NAME}.tar.gz"
