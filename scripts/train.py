@@ -31,6 +31,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # run as a script: make `scripts` and `bot` importable
     sys.path.insert(0, str(REPO_ROOT))
+
+from scripts.evaluate_nlu import HELDOUT_SETS, evaluate_heldout, quiet_logs  # noqa: E402  (Rasa loads lazily)
+
 MODELS_DIR = REPO_ROOT / "bot" / "models"
 MODEL_NAME = "aftersales"
 MODEL_PATH = MODELS_DIR / f"{MODEL_NAME}.tar.gz"
@@ -124,8 +127,6 @@ def review_changed(current: str) -> bool:
 
 def heldout_lines(before: Path, after: Path) -> list[str]:
     """Intent macro-F1, order-number F1 and fallback share of two models on both held-out sets."""
-    from scripts.evaluate_nlu import HELDOUT_SETS, evaluate_heldout, quiet_logs
-
     quiet_logs()
     lines = [f"{'held-out set':<22}{'':>10}{'intent F1':>12}{'order_id F1':>13}{'fallback':>10}"]
     for data in HELDOUT_SETS:

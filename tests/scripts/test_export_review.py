@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from scripts.export_review import (
     read_review_file,
     render_review_file,
 )
+from tests.fixtures.servers import REPO_ROOT
 
 INTENTS = frozenset({"out_of_scope", "request_return", "greet"})
 
@@ -70,6 +73,15 @@ def test_a_reviewed_message_can_be_given_any_intent_of_the_domain_but_rasa_s_fal
 
     assert {"out_of_scope", "request_return", "chitchat"} <= intents
     assert "nlu_fallback" not in intents
+
+
+def test_the_training_script_runs_as_a_script() -> None:
+    # `make train` runs it by path: what it imports for the comparison must resolve then too.
+    run = subprocess.run([sys.executable, "scripts/train.py", "--help"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=60)
+
+    assert run.returncode == 0, run.stderr
+    assert "--compare" in run.stdout
 
 
 def test_training_compares_the_held_out_figures_when_the_reviewed_questions_changed(
