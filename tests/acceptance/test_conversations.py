@@ -173,3 +173,31 @@ def test_no_turn_calls_the_action_server_more_often_than_the_lock_allows_for(run
 
     assert len(calls) == 7 and max(calls) >= 2
     assert max(calls) <= MAX_REMOTE_ACTIONS_PER_TURN, calls
+
+
+def test_venting_about_a_parcel_on_its_way_says_where_it_is_and_files_the_complaint(running_stack: Stack) -> None:
+    chat = Conversation(running_stack)
+    vent = "你们这物流也太慢了吧 磨磨蹭蹭的 气死我了 以后再也不在你们家买了"
+
+    chat.say("我的快递到哪了，订单号8800001007")  # shipped yesterday: on its way, not late
+    chat.say("5555")
+    told = chat.say(vent)
+    if "电话" in told and not chat.records("complaint"):
+        told += chat.say("13700005555")
+
+    [complaint] = chat.records("complaint")
+    assert (complaint["order_id"], complaint["details"]["category"]) == ("8800001007", "logistics")
+    assert "运输中" in "\n".join(chat.replies()[-2:])
+    assert vent in chat.complaint_ticket(complaint["details"]["ticket_id"])["description"]
+
+
+def test_question_marks_alone_offer_a_person_and_no_guessed_task(running_stack: Stack) -> None:
+    chat = Conversation(running_stack)
+
+    reply = chat.say("？？？")
+
+    # Taken as "are you there?" or as not understood: either way no task is guessed for
+    # it, and a person is on offer.
+    titles = [button["title"] for button in chat.buttons()]
+    assert "取消订单" not in titles and "订单号" not in reply
+    assert "人工" in reply or "转人工客服" in titles
