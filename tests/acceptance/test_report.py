@@ -121,7 +121,8 @@ def test_every_figure_of_the_report_is_what_the_records_api_gives(
     assert categories == Counter(r["details"]["category"] for r in records if r["kind"] == "complaint")
     within_a_day = [t for t in complaints if datetime.fromisoformat(t["due_at"]) - datetime.fromisoformat(
         t["created_at"]) <= timedelta(hours=24)]
-    assert shown[("complaints", "/accepted_within_24h")] == len(within_a_day) == len(complaints)
+    # Not all: the hostile-input run files complaints due in 2099.
+    assert shown[("complaints", "/accepted_within_24h")] == len(within_a_day)
     assert shown[("first_response", "/tickets")] == len(handoffs)
     assert shown[("first_response", "/claimed")] == sum(t["claimed_at"] is not None for t in handoffs)
 
