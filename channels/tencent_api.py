@@ -19,6 +19,8 @@ from typing import Any, ClassVar, TypedDict
 import requests
 from urllib3.exceptions import NewConnectionError
 
+from service_common.retry import FailedAttempt, RetrySchedule, call_with_retries_async
+
 # 40001 invalid credential / not the latest token, 40014 invalid token, 42001 expired.
 TOKEN_INVALID_ERRCODES = frozenset({40001, 40014, 42001})
 # -1 is "system busy, retry later" in both platforms' global return codes.
@@ -123,8 +125,7 @@ class TencentApiClient:
         self._api_base = api_base.rstrip("/")
         self._token_params = token_params
         self._timeout = (connect_timeout_s, read_timeout_s)
-        self._attempts = attempts
-        self._backoff_s = backoff_s
+        self._retries = RetrySchedule(attempts=attempts, first_delay_s=backoff_s)
         self._clock = clock
         self._session = requests.Session()
         self._token: str | None = None
@@ -194,23 +195,25 @@ class TencentApiClient:
     async def _call(
         self, method: str, path: str, params: dict[str, str], payload: dict[str, Any] | None, repeatable: bool
     ) -> dict[str, Any]:
-        delay = self._backoff_s
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return await asyncio.to_thread(self._call_once, method, path, params, payload)
-            except TencentApiUnavailable as error:
-                if (error.sent and not repeatable) or attempt == self._attempts:
-                    raise
+        def retryable(error: BaseException) -> bool:
+            if isinstance(error, TencentApiUnavailable):
+                return repeatable or not error.sent
+            return isinstance(error, TencentApiError) and error.errcode == BUSY_ERRCODE
+
+        def log_retry(failed: FailedAttempt) -> None:
+            if isinstance(failed.error, TencentApiUnavailable):
                 self._logger.warning("%s: %s failed (%s), attempt %d of %d", self.log_prefix, path,
-                                     error.errmsg, attempt, self._attempts)
-            except TencentApiError as error:
-                if error.errcode != BUSY_ERRCODE or attempt == self._attempts:
-                    raise
-                self._logger.warning("%s: %s busy, attempt %d of %d", self.log_prefix, path, attempt,
-                                     self._attempts)
-            await asyncio.sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+                                     failed.error.errmsg, failed.number, failed.attempts)
+            else:
+                self._logger.warning("%s: %s busy, attempt %d of %d", self.log_prefix, path, failed.number,
+                                     failed.attempts)
+
+        return await call_with_retries_async(
+            lambda: asyncio.to_thread(self._call_once, method, path, params, payload),
+            self._retries,
+            retry_on=retryable,
+            on_retry=log_retry,
+        )
 
     def _call_once(
         self, method: str, path: str, params: dict[str, str], payload: dict[str, Any] | None

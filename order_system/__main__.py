@@ -2,7 +2,7 @@
 
     python -m order_system [--fixtures FILE ...] [--reset]
 
-Creates the tables that are missing (`--reset` drops and recreates them first), loads the
+Brings the tables to the newest schema revision (`--reset` drops them first), loads the
 fixture files if any (replacing entries with the same ids), then serves the API with one
 worker. Settings come from the environment (see `order_system/settings.py`).
 """
@@ -20,10 +20,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from order_system.app import create_app
-from order_system.db import create_tables, make_engine, session_factory, transaction
-from order_system.fixtures import FixtureError, load_fixtures
+from order_system.db import make_engine, migrate, session_factory, transaction
+from order_system.fixtures import FixtureError, load_calendar, load_fixtures
 from order_system.settings import Settings
 from service_common.env import MissingSettingError
+from service_common.migrations import MigrationError
 from service_common.pii import install_pii_masking
 
 logger = logging.getLogger("order_system")
@@ -48,22 +49,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def prepare_database(engine: Engine, fixtures: list[Path], *, reset: bool) -> None:
-    """Creates the tables (dropping them first with `reset`) and loads `fixtures`.
+    """Migrates the tables to the newest revision (dropping them first with `reset`), loads `fixtures`.
 
     Raises:
-        FixtureError: A fixture file is invalid, or the policy file (which has the
-            working-day calendar) is.
+        FixtureError: A fixture file is invalid, or the working-day calendar section of
+            the policy file is.
     """
-    create_tables(engine, reset=reset)
+    migrate(engine, reset=reset)
     if not fixtures:
         return
-    # Imported here: only fixtures need the policy's working-day calendar.
-    from bot.policy.engine import PolicyError, load_policy
-
-    try:
-        calendar = load_policy().calendar
-    except PolicyError as error:
-        raise FixtureError(f"relative working days need the policy's calendar: {error}") from None
+    calendar = load_calendar()
     with transaction(session_factory(engine)) as session:
         loaded = load_fixtures(session, fixtures, datetime.now(timezone.utc), calendar)
     logger.info(
@@ -91,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     except FixtureError as error:
         logger.error("invalid fixtures: %s", error)
         return 2
-    except SQLAlchemyError as error:
+    except (SQLAlchemyError, MigrationError) as error:
         logger.error("cannot prepare the order database %s: %s", settings, error)
         return 1
     try:

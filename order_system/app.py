@@ -60,6 +60,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Sanic:
     app = Sanic(APP_NAME, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.ctx.engine = engine
+    # Read once now, so that a broken openapi.yaml stops the start, not a request.
+    validation.openapi_schemas()
     install_json_errors(app)
     require_bearer_token(app, settings.token, open_paths=("/health",))
 
@@ -134,7 +136,7 @@ async def customer_by_account(request: Request) -> HTTPResponse:
 
 async def customer_orders(request: Request, customer_id: str) -> HTTPResponse:
     """GET /api/customers/{customer_id}/orders?limit=5: latest orders, newest first."""
-    customer_id = validation.path_id(customer_id, "customer_not_found")
+    customer_id = validation.customer_id(customer_id)
     limit = validation.order_limit(request.args.get("limit"))
     orders = await _with_repository(
         request,
@@ -145,13 +147,13 @@ async def customer_orders(request: Request, customer_id: str) -> HTTPResponse:
 
 async def get_order(request: Request, order_id: str) -> HTTPResponse:
     """GET /api/orders/{order_id}: the full order, without the customer's phone."""
-    order_id = validation.path_id(order_id, "order_not_found")
+    order_id = validation.order_id(order_id)
     return json(await _with_repository(request, lambda repo: order_json(repo.order(order_id))))
 
 
 async def verify_phone(request: Request, order_id: str) -> HTTPResponse:
     """POST /api/orders/{order_id}/verify-phone {"last4"}: {"match": bool}."""
-    order_id = validation.path_id(order_id, "order_not_found")
+    order_id = validation.order_id(order_id)
     last4 = validation.last4(json_body(request))
     match = await _with_repository(request, lambda repo: repo.phone_last4_matches(order_id, last4))
     return json({"match": match})
@@ -159,7 +161,7 @@ async def verify_phone(request: Request, order_id: str) -> HTTPResponse:
 
 async def get_shipment(request: Request, order_id: str) -> HTTPResponse:
     """GET /api/orders/{order_id}/shipment: {"shipment": {...} | null}."""
-    order_id = validation.path_id(order_id, "order_not_found")
+    order_id = validation.order_id(order_id)
     shipment = await _with_repository(
         request, lambda repo: shipment_json(repo.order(order_id).shipment)
     )
@@ -168,7 +170,7 @@ async def get_shipment(request: Request, order_id: str) -> HTTPResponse:
 
 async def list_returns(request: Request, order_id: str) -> HTTPResponse:
     """GET /api/orders/{order_id}/returns: {"returns": [...]}, oldest first."""
-    order_id = validation.path_id(order_id, "order_not_found")
+    order_id = validation.order_id(order_id)
     returns = await _with_repository(
         request, lambda repo: [return_json(r) for r in repo.order(order_id).returns]
     )
@@ -177,7 +179,7 @@ async def list_returns(request: Request, order_id: str) -> HTTPResponse:
 
 async def list_refunds(request: Request, order_id: str) -> HTTPResponse:
     """GET /api/orders/{order_id}/refunds: {"refunds": [...]}, oldest first."""
-    order_id = validation.path_id(order_id, "order_not_found")
+    order_id = validation.order_id(order_id)
     refunds = await _with_repository(
         request, lambda repo: [refund_json(r) for r in repo.order(order_id).refunds]
     )
@@ -186,7 +188,7 @@ async def list_refunds(request: Request, order_id: str) -> HTTPResponse:
 
 async def create_return(request: Request, order_id: str) -> HTTPResponse:
     """POST /api/orders/{order_id}/returns: 201 with a new return, 200 with a replayed one."""
-    order_id = validation.path_id(order_id, "order_not_found")
+    order_id = validation.order_id(order_id)
     key = validation.idempotency_key(request.headers.get("idempotency-key"))
     new_return = validation.new_return(json_body(request))
 
@@ -200,7 +202,7 @@ async def create_return(request: Request, order_id: str) -> HTTPResponse:
 
 async def create_refund(request: Request, order_id: str) -> HTTPResponse:
     """POST /api/orders/{order_id}/refunds: 201 with a new refund, 200 with a replayed one."""
-    order_id = validation.path_id(order_id, "order_not_found")
+    order_id = validation.order_id(order_id)
     key = validation.idempotency_key(request.headers.get("idempotency-key"))
     new_refund = validation.new_refund(json_body(request))
 

@@ -7,8 +7,9 @@ to one `now` taken when loading starts:
     -3d   three days ago          -2h   two hours ago        -30m  thirty minutes ago
     -4wd  four PRC working days ago, at the same time of day (Beijing time)
 
-Working days come from the policy engine's calendar (statutory holidays and make-up
-working days), never from a calendar of our own.
+Working days are those of the shared PRC calendar (`service_common.workdays`: statutory
+holidays and make-up working days), with the holiday data of the bot's policy file, so
+that fixtures count them as the bot does; never from a calendar of our own.
 
 What the acceptance format leaves out is filled in deterministically:
 - each customer's phone number is also a `phone` channel account (so caller ids match);
@@ -25,10 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
@@ -56,6 +57,8 @@ from order_system.models import (
     ReturnRequest,
     Shipment,
 )
+from service_common.fields import FieldReader, FieldWording
+from service_common.workdays import CalendarError, WorkingDayCalendar, load_working_day_calendar
 
 _RELATIVE_TIME = re.compile(r"^([+-])(\d{1,5})(wd|d|h|m)$")
 _MOBILE_PHONE = re.compile(r"^1[3-9][0-9]{9}$")
@@ -67,13 +70,18 @@ _AMOUNT = re.compile(r"^[0-9]{1,10}(\.[0-9]{1,2})?$")
 _DEMO_CARRIERS = (("顺丰速运", "SF"), ("中通快递", "ZTO"), ("圆通速递", "YT"), ("京东物流", "JDX"))
 DEMO_DELIVERY_DAYS = 3
 
+# The working-day calendar's data (holidays of years chinese_calendar does not know yet)
+# is the bot's policy file's. It is read as a plain file, because this stand-in for the
+# shop's system must not import the bot's code.
+POLICY_CALENDAR_FILE = Path(__file__).resolve().parents[1] / "bot" / "policy" / "aftersales_policy.yml"
+
 
 class FixtureError(ValueError):
     """A fixture file is unreadable or invalid; the message names the file and the entry."""
 
 
 class CalendarLike(Protocol):
-    """The part of the policy engine's calendar that fixtures need."""
+    """The part of the working-day calendar that fixtures need."""
 
     def add_working_days(self, day: date, count: int) -> date:
         """The date `count` PRC working days after `day` (before it when negative)."""
@@ -136,90 +144,65 @@ def _require_offset(value: datetime) -> datetime:
     return value
 
 
-class _Entry:
-    """One mapping of a fixture file, with typed getters that report where a value is wrong."""
+_POSITIVE_INTEGER = "expected a positive integer, got {value!r}"
+_AMOUNT_LIKE = "expected an amount like 199.00, got {value!r}"
 
-    def __init__(self, raw: object, where: str, allowed: Iterable[str]) -> None:
-        if not isinstance(raw, Mapping):
-            raise FixtureError(f"{where}: expected a mapping, got {type(raw).__name__}")
-        self.raw = raw
-        self.where = where
-        unknown = sorted(str(key) for key in raw if key not in set(allowed))
-        if unknown:
-            raise FixtureError(f"{where}: unknown field(s) {', '.join(unknown)}")
 
-    def fail(self, key: str, problem: str) -> FixtureError:
-        return FixtureError(f"{self.where}: {key}: {problem}")
+class _Entry(FieldReader):
+    """One mapping of a fixture file; errors name the file, the entry and the field."""
 
-    def required(self, key: str) -> object:
-        if self.raw.get(key) is None:
-            raise self.fail(key, "is required")
-        return self.raw[key]
+    wording = FieldWording(
+        error=FixtureError,
+        key_separator=": ",
+        element_path="{path}: {key}[{index}]",
+        not_mapping="expected a mapping, got {type}",
+        unknown_keys="unknown field(s) {unknown}",
+        missing="is required",
+        not_text="expected a non-empty string (quote numbers), got {value!r}",
+        not_optional_text="expected a string, got {value!r}",
+        no_match="{value!r} does not match {pattern}",
+        not_boolean="expected true or false, got {value!r}",
+        not_integer=_POSITIVE_INTEGER,
+        too_small=_POSITIVE_INTEGER,
+        not_one_of="{value!r} is not one of {choices}",
+        not_amount=_AMOUNT_LIKE,
+        invalid_amount=_AMOUNT_LIKE,
+        not_finite_amount=_AMOUNT_LIKE,
+        not_list="expected a list",
+    )
 
-    def text(self, key: str, *, pattern: re.Pattern[str] | None = None) -> str:
-        value = self.required(key)
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"expected a non-empty string (quote numbers), got {value!r}")
-        if pattern is not None and not pattern.match(value):
-            raise self.fail(key, f"{value!r} does not match {pattern.pattern}")
-        return value.strip()
 
-    def optional_text(self, key: str) -> str:
-        value = self.raw.get(key)
-        if value is None:
-            return ""
-        if not isinstance(value, str):
-            raise self.fail(key, f"expected a string, got {value!r}")
-        return value.strip()
+def _amount(entry: _Entry, key: str) -> Decimal:
+    """An amount in yuan: up to ten digits and two decimals, no sign."""
+    amount = entry.amount(key)
+    written = entry.value(key)
+    if not _AMOUNT.match(str(written)):
+        raise entry.fail(key, _AMOUNT_LIKE.format(value=written))
+    return amount.quantize(CENT)
 
-    def choice(self, key: str, choices: Sequence[str]) -> str:
-        value = self.text(key)
-        if value not in choices:
-            raise self.fail(key, f"{value!r} is not one of {', '.join(choices)}")
-        return value
 
-    def boolean(self, key: str) -> bool:
-        value = self.raw.get(key, False)
-        if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false, got {value!r}")
-        return value
+def _time(entry: _Entry, key: str, times: TimeResolver) -> datetime:
+    written = entry.value(key)
+    try:
+        return times.resolve(written)
+    except ValueError as exc:
+        raise entry.fail(key, str(exc)) from None
 
-    def amount(self, key: str) -> Decimal:
-        value = self.required(key)
-        text = str(value) if isinstance(value, (int, float, str)) and not isinstance(
-            value, bool) else ""
-        if not _AMOUNT.match(text):
-            raise self.fail(key, f"expected an amount like 199.00, got {value!r}")
-        try:
-            return Decimal(text).quantize(CENT)
-        except InvalidOperation:
-            raise self.fail(key, f"expected an amount like 199.00, got {value!r}") from None
 
-    def positive_int(self, key: str) -> int:
-        value = self.required(key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise self.fail(key, f"expected a positive integer, got {value!r}")
-        return value
+def _optional_time(entry: _Entry, key: str, times: TimeResolver) -> datetime | None:
+    return _time(entry, key, times) if entry.has(key) else None
 
-    def time(self, key: str, times: TimeResolver) -> datetime:
-        try:
-            return times.resolve(self.required(key))
-        except ValueError as exc:
-            raise self.fail(key, str(exc)) from None
 
-    def optional_time(self, key: str, times: TimeResolver) -> datetime | None:
-        return None if self.raw.get(key) is None else self.time(key, times)
+def load_calendar(path: Path = POLICY_CALENDAR_FILE) -> WorkingDayCalendar:
+    """The PRC working-day calendar, with the holiday data of the policy file at `path`.
 
-    def sequence(self, key: str, *, required: bool = False) -> list[object]:
-        value = self.raw.get(key)
-        if value is None and not required:
-            return []
-        if not isinstance(value, list) or (required and not value):
-            raise self.fail(key, f"expected a {'non-empty ' if required else ''}list")
-        return value
-
-    def mapping(self, key: str, allowed: Iterable[str]) -> _Entry:
-        return _Entry(self.required(key), f"{self.where}: {key}", allowed)
+    Raises:
+        FixtureError: The calendar section of that file cannot be read or is invalid.
+    """
+    try:
+        return load_working_day_calendar(path)
+    except CalendarError as error:
+        raise FixtureError(f"relative working days need the policy's calendar: {error}") from None
 
 
 def read_fixture_files(
@@ -230,7 +213,7 @@ def read_fixture_files(
     Args:
         paths: Fixture files; ids must be unique across all of them.
         now: The moment relative times are counted from.
-        calendar: The PRC working-day calendar (`load_policy().calendar`).
+        calendar: The PRC working-day calendar (`load_calendar()`).
 
     Raises:
         FixtureError: A file cannot be read or is invalid; the message says which file,
@@ -253,11 +236,11 @@ def _read_one_file(path: Path, times: TimeResolver, into: FixtureSet) -> None:
     # A list, not a dict by id: a duplicate id must reach _check_unique_ids, not vanish.
     customers = [
         _customer(_Entry(raw, _where(path, "customers", index, raw), _CUSTOMER_FIELDS))
-        for index, raw in enumerate(top.sequence("customers"))
+        for index, raw in enumerate(top.optional_array("customers"))
     ]
     into.customers.extend(customers)
     known_customers = {customer.id for customer in into.customers}
-    for index, raw in enumerate(top.sequence("orders")):
+    for index, raw in enumerate(top.optional_array("orders")):
         entry = _Entry(raw, _where(path, "orders", index, raw), _ORDER_FIELDS)
         into.orders.append(_order(entry, times, known_customers))
 
@@ -304,7 +287,7 @@ def _customer(entry: _Entry) -> Customer:
     phone = entry.text("phone", pattern=_MOBILE_PHONE)
     customer = Customer(id=entry.text("id", pattern=_IDENTIFIER), name=entry.text("name"),
                         phone=phone)
-    accounts = entry.mapping("accounts", ("web", "wechat")) if "accounts" in entry.raw else None
+    accounts = entry.child("accounts", ("web", "wechat")) if "accounts" in entry.raw else None
     for channel in ("web", "wechat"):
         if accounts is not None and accounts.raw.get(channel) is not None:
             account_id = accounts.text(channel, pattern=_ACCOUNT_ID)
@@ -321,36 +304,35 @@ def _order(entry: _Entry, times: TimeResolver, known_customers: set[str]) -> Ord
         id=entry.text("id", pattern=_IDENTIFIER),
         customer_id=customer_id,
         status=entry.choice("status", ORDER_STATUSES),
-        paid_at=entry.optional_time("paid_at", times),
-        shipped_at=entry.optional_time("shipped_at", times),
-        delivered_at=entry.optional_time("delivered_at", times),
-        return_shipping_insurance=entry.boolean("return_shipping_insurance"),
+        paid_at=_optional_time(entry, "paid_at", times),
+        shipped_at=_optional_time(entry, "shipped_at", times),
+        delivered_at=_optional_time(entry, "delivered_at", times),
+        return_shipping_insurance=entry.boolean("return_shipping_insurance", default=False),
     )
     if order.status == "delivered" and order.delivered_at is None:
         raise entry.fail("delivered_at", "is required when the status is delivered")
-    payment = entry.mapping("payment", ("method", "amount"))
-    order.payment = Payment(method=payment.text("method"), amount=payment.amount("amount"))
-    order.items = [
-        _item(_Entry(raw, f"{entry.where}: items[{index}]", _ITEM_FIELDS))
-        for index, raw in enumerate(entry.sequence("items", required=True))
-    ]
+    payment = entry.child("payment", ("method", "amount"))
+    order.payment = Payment(method=payment.text("method"), amount=_amount(payment, "amount"))
+    items = entry.raw.get("items")
+    if not isinstance(items, list) or not items:
+        raise entry.fail("items", "expected a non-empty list")
+    order.items = [_item(item) for item in entry.children("items", _ITEM_FIELDS)]
     order.shipment = _demo_shipment(order)
     skus = [item.sku for item in order.items]
     order.returns = [
-        _return(_Entry(raw, f"{entry.where}: returns[{index}]", _RETURN_FIELDS), times, skus)
-        for index, raw in enumerate(entry.sequence("returns"))
+        _return(request, times, skus)
+        for request in entry.optional_children("returns", _RETURN_FIELDS)
     ]
     return_ids = {request.id for request in order.returns}
     order.refunds = [
-        _refund(_Entry(raw, f"{entry.where}: refunds[{index}]", _REFUND_FIELDS), times,
-                return_ids)
-        for index, raw in enumerate(entry.sequence("refunds"))
+        _refund(refund, times, return_ids)
+        for refund in entry.optional_children("refunds", _REFUND_FIELDS)
     ]
     return order
 
 
 def _item(entry: _Entry) -> OrderItem:
-    flags = entry.sequence("flags")
+    flags = entry.optional_array("flags")
     unknown = [flag for flag in flags if flag not in ITEM_FLAGS]
     if unknown:
         raise entry.fail("flags", f"unknown flag(s) {unknown!r}; known: {', '.join(ITEM_FLAGS)}")
@@ -358,14 +340,14 @@ def _item(entry: _Entry) -> OrderItem:
         sku=entry.text("sku", pattern=re.compile(r"^[A-Za-z0-9_.-]{1,64}$")),
         name=entry.text("name"),
         category=entry.text("category"),
-        price=entry.amount("price"),
-        quantity=entry.positive_int("quantity"),
+        price=_amount(entry, "price"),
+        quantity=entry.integer("quantity", minimum=1),
         **{flag: flag in flags for flag in ITEM_FLAGS},
     )
 
 
 def _return(entry: _Entry, times: TimeResolver, order_skus: list[str]) -> ReturnRequest:
-    skus = entry.sequence("items") or list(order_skus)
+    skus = entry.optional_array("items") or list(order_skus)
     unknown = [sku for sku in skus if sku not in order_skus]
     if unknown:
         raise entry.fail("items", f"{unknown!r} are not items of this order")
@@ -373,10 +355,10 @@ def _return(entry: _Entry, times: TimeResolver, order_skus: list[str]) -> Return
         id=entry.text("id", pattern=_IDENTIFIER),
         type=entry.choice("type", RETURN_TYPES),
         status=entry.choice("status", RETURN_STATUSES),
-        reason=entry.optional_text("reason"),
-        quality_issue=entry.boolean("quality_issue"),
-        created_at=entry.time("created_at", times),
-        goods_received_at=entry.optional_time("goods_received_at", times),
+        reason=entry.optional_text("reason") or "",
+        quality_issue=entry.boolean("quality_issue", default=False),
+        created_at=_time(entry, "created_at", times),
+        goods_received_at=_optional_time(entry, "goods_received_at", times),
         items=[ReturnItem(sku=sku) for sku in dict.fromkeys(skus)],
     )
 
@@ -387,14 +369,14 @@ def _refund(entry: _Entry, times: TimeResolver, return_ids: set[str]) -> Refund:
         raise entry.fail("return_id", f"{return_id!r} is not a return of this order")
     return Refund(
         id=entry.text("id", pattern=_IDENTIFIER),
-        amount=entry.amount("amount"),
+        amount=_amount(entry, "amount"),
         status=entry.choice("status", REFUND_STATUSES),
         method=entry.text("method"),
-        reason=entry.optional_text("reason"),
+        reason=entry.optional_text("reason") or "",
         return_id=return_id,
-        agreed_at=entry.time("agreed_at", times),
-        goods_received_at=entry.optional_time("goods_received_at", times),
-        completed_at=entry.optional_time("completed_at", times),
+        agreed_at=_time(entry, "agreed_at", times),
+        goods_received_at=_optional_time(entry, "goods_received_at", times),
+        completed_at=_optional_time(entry, "completed_at", times),
     )
 
 
@@ -501,6 +483,7 @@ __all__ = [
     "FixtureError",
     "FixtureSet",
     "TimeResolver",
+    "load_calendar",
     "load_fixtures",
     "read_fixture_files",
     "save_fixtures",

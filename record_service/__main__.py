@@ -2,8 +2,8 @@
 
     python -m record_service
 
-Creates the tables that are missing (records are never dropped: the archive is
-append-only), then serves the API with one worker. Settings come from the environment
+Brings the tables to the newest schema revision (records are never dropped: the archive
+is append-only), then serves the API with one worker. Settings come from the environment
 (see `record_service/settings.py`); a missing RECORDS_TOKEN stops it with exit status 2.
 """
 
@@ -16,10 +16,11 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from record_service.app import create_app
-from record_service.db import create_tables
+from record_service.db import migrate
 from record_service.settings import Settings
 from service_common.db import make_engine
 from service_common.env import MissingSettingError
+from service_common.migrations import MigrationError
 from service_common.pii import install_pii_masking
 
 logger = logging.getLogger("record_service")
@@ -39,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engine = make_engine(settings.database_url)
     try:
-        create_tables(engine)
-    except SQLAlchemyError as error:
+        migrate(engine)
+    except (SQLAlchemyError, MigrationError) as error:
         logger.error("cannot prepare the record database %s: %s", settings, error)
         return 1
     app = create_app(settings, engine)

@@ -71,6 +71,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> Sanic:
     app = Sanic(APP_NAME, configure_logging=False)
     app.config.REQUEST_MAX_SIZE = settings.max_body_bytes
     app.ctx.engine = engine
+    # Read once now, so that a broken openapi.yaml stops the start, not a request.
+    validation.openapi_schemas()
     app.ctx.handoff_targets = settings.handoff_targets
     app.ctx.agents = AgentDirectory(settings.agents)
     app.ctx.presence = Presence()

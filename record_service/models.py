@@ -7,8 +7,9 @@ the archive is append-only. A handoff ticket's `status` follows the desk (queued
 assigned -> resolved), and who did what is appended to the desk's audit table.
 
 The desk's state lives in tables of its own rather than in new columns of
-`handoff_tickets`, so that a database created before the desk existed gains them from
-`create_all` at start, without a migration.
+`handoff_tickets`, so that a database created before the desk existed gains them as
+missing tables: the initial migration adds them. Schema changes are migrations
+(`record_service/migrations/`): this module and a new revision change together.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ class ComplaintEvidence(Base):
     """A picture the shopper sent with a complaint, as the channel received it.
 
     A table of its own rather than a column of the ticket, so that databases created
-    before evidence existed gain it from `create_all` without a migration.
+    before evidence existed gain it as a missing table (the initial migration adds it).
     """
 
     __tablename__ = "complaint_evidence"

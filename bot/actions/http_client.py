@@ -24,18 +24,18 @@ What a caller can rely on:
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 
+from service_common.breaker import CircuitBreaker
+from service_common.fields import FieldReader, FieldWording
 from service_common.pii import mask_personal_data
+from service_common.retry import FailedAttempt, RetrySchedule, call_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -103,219 +103,31 @@ class MalformedAnswerError(ValueError):
     """An answer did not have the shape the client expects (turned into ServiceUnavailableError)."""
 
 
-class JsonFields:
+class JsonFields(FieldReader):
     """Typed, checked access to the fields of one JSON object of an answer.
 
     Every accessor raises :class:`MalformedAnswerError` when the field is missing or has
     the wrong type, so a broken answer never surfaces as a ``KeyError`` in an action.
+    Messages name the field (``order.items[].price is not an amount``), never its value,
+    which may be personal.
 
     Args:
-        value: The decoded JSON value, which must be an object.
-        what: What the object is, for the error (e.g. ``order``).
+        raw: The decoded JSON value, which must be an object.
+        path: What the object is, for the error (e.g. ``order``).
     """
 
-    def __init__(self, value: Any, what: str) -> None:
-        if not isinstance(value, dict):
-            raise MalformedAnswerError(f"{what} is not a JSON object")
-        self.raw: dict[str, Any] = value
-        self.what = what
-
-    def _value(self, key: str) -> Any:
-        if key not in self.raw:
-            raise MalformedAnswerError(f"{self.what}.{key} is missing")
-        return self.raw[key]
-
-    def _wrong(self, key: str, expected: str) -> MalformedAnswerError:
-        return MalformedAnswerError(f"{self.what}.{key} is not {expected}")
-
-    def text(self, key: str) -> str:
-        """A string field."""
-        value = self._value(key)
-        if not isinstance(value, str):
-            raise self._wrong(key, "a string")
-        return value
-
-    def opt_text(self, key: str) -> str | None:
-        """A string field that may be null or absent."""
-        return None if self.raw.get(key) is None else self.text(key)
-
-    def flag(self, key: str) -> bool:
-        """A boolean field."""
-        value = self._value(key)
-        if not isinstance(value, bool):
-            raise self._wrong(key, "true or false")
-        return value
-
-    def integer(self, key: str) -> int:
-        """An integer field (not a boolean)."""
-        value = self._value(key)
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise self._wrong(key, "an integer")
-        return value
-
-    def amount(self, key: str) -> Decimal:
-        """A money field: a decimal string such as ``"199.00"`` (a JSON number is accepted)."""
-        value = self._value(key)
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise self._wrong(key, "an amount")
-        try:
-            amount = Decimal(str(value))
-        except InvalidOperation:
-            raise self._wrong(key, "an amount") from None
-        if not amount.is_finite():
-            raise self._wrong(key, "a finite amount")
-        return amount
-
-    def opt_amount(self, key: str) -> Decimal | None:
-        """A money field that may be null or absent."""
-        return None if self.raw.get(key) is None else self.amount(key)
-
-    def time(self, key: str) -> datetime:
-        """An ISO 8601 time with a UTC offset, as an aware datetime."""
-        value = self.text(key)
-        if value.endswith(("Z", "z")):
-            value = value[:-1] + "+00:00"
-        try:
-            moment = datetime.fromisoformat(value)
-        except ValueError:
-            raise self._wrong(key, "an ISO 8601 time") from None
-        if moment.tzinfo is None or moment.utcoffset() is None:
-            raise self._wrong(key, "a time with a UTC offset")
-        return moment
-
-    def opt_time(self, key: str) -> datetime | None:
-        """A time field that may be null or absent."""
-        return None if self.raw.get(key) is None else self.time(key)
-
-    def array(self, key: str) -> list[Any]:
-        """A list field."""
-        value = self._value(key)
-        if not isinstance(value, list):
-            raise self._wrong(key, "a list")
-        return value
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        """A list-of-strings field."""
-        values = self.array(key)
-        if not all(isinstance(value, str) for value in values):
-            raise self._wrong(key, "a list of strings")
-        return tuple(values)
-
-    def mapping(self, key: str) -> dict[str, Any]:
-        """An object field, as a plain dict."""
-        value = self._value(key)
-        if not isinstance(value, dict):
-            raise self._wrong(key, "an object")
-        return value
-
-    def child(self, key: str) -> JsonFields:
-        """An object field, as JsonFields."""
-        return JsonFields(self._value(key), f"{self.what}.{key}")
-
-    def opt_child(self, key: str) -> JsonFields | None:
-        """An object field that may be null or absent."""
-        return None if self.raw.get(key) is None else self.child(key)
-
-    def children(self, key: str) -> list[JsonFields]:
-        """A list-of-objects field."""
-        return [JsonFields(value, f"{self.what}.{key}[]") for value in self.array(key)]
-
-
-# --------------------------------------------------------------------------------------
-# Circuit breaker
-# --------------------------------------------------------------------------------------
-
-
-class CircuitBreaker:
-    """Stops calling a service that keeps failing, so callers fail fast instead of waiting.
-
-    ``closed``: calls go through; ``failure_threshold`` consecutive failures open it.
-    ``open``: calls are refused at once until ``cooldown_s`` has passed.
-    ``half_open``: one trial call goes through (others are refused); its success closes
-    the circuit, its failure opens it for another cool-down.
-
-    Thread-safe: actions run in worker threads and share one breaker per service.
-
-    Args:
-        failure_threshold: Consecutive failures that open the circuit.
-        cooldown_s: Seconds the circuit stays open before a trial call.
-        clock: Monotonic clock, replaceable in tests.
-    """
-
-    CLOSED: ClassVar[str] = "closed"
-    OPEN: ClassVar[str] = "open"
-    HALF_OPEN: ClassVar[str] = "half_open"
-
-    def __init__(
-        self,
-        failure_threshold: int = 5,
-        cooldown_s: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        if failure_threshold < 1:
-            raise ValueError("failure_threshold must be at least 1")
-        if cooldown_s <= 0:
-            raise ValueError("cooldown_s must be positive")
-        self.failure_threshold = failure_threshold
-        self.cooldown_s = cooldown_s
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._failures = 0
-        self._opened_at: float | None = None
-        self._trial_in_flight = False
-
-    @property
-    def state(self) -> str:
-        """``closed``, ``open`` or ``half_open`` (open whose cool-down has passed)."""
-        with self._lock:
-            return self._state_locked()
-
-    def _state_locked(self) -> str:
-        if self._opened_at is None:
-            return self.CLOSED
-        if self._clock() - self._opened_at >= self.cooldown_s:
-            return self.HALF_OPEN
-        return self.OPEN
-
-    def allow(self) -> bool:
-        """Whether a call may go out now; a True in ``half_open`` claims the one trial.
-
-        Every True must be followed by :meth:`record_success` or :meth:`record_failure`.
-        """
-        with self._lock:
-            state = self._state_locked()
-            if state == self.CLOSED:
-                return True
-            if state == self.HALF_OPEN and not self._trial_in_flight:
-                self._trial_in_flight = True
-                return True
-            return False
-
-    def record_success(self) -> None:
-        """The service answered: close the circuit and forget past failures."""
-        with self._lock:
-            self._failures = 0
-            self._opened_at = None
-            self._trial_in_flight = False
-
-    def release(self) -> None:
-        """A call that was allowed ended without telling anything about the service."""
-        with self._lock:
-            self._trial_in_flight = False
-
-    def record_failure(self) -> None:
-        """The service failed: count it, and open (or re-open) the circuit when due."""
-        with self._lock:
-            self._failures += 1
-            if self._trial_in_flight or self._failures >= self.failure_threshold:
-                if self._opened_at is None or self._trial_in_flight:
-                    logger.warning(
-                        "circuit opened after %d consecutive failures; calls fail fast for %.0f s",
-                        self._failures,
-                        self.cooldown_s,
-                    )
-                self._opened_at = self._clock()
-            self._trial_in_flight = False
+    wording = FieldWording(
+        error=MalformedAnswerError,
+        problem="{path} {problem}",
+        element_path="{path}.{key}[]",
+        null_is_missing=False,
+        strip_text=False,
+        not_mapping="is not a JSON object",
+        missing="is missing",
+        not_text="is not a string",
+        not_integer="is not an integer",
+        not_object="is not an object",
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -337,9 +149,14 @@ class RetryPolicy:
     backoff_s: float = 0.2
     max_backoff_s: float = 2.0
 
+    def schedule(self, retryable: bool) -> RetrySchedule:
+        """The attempts and waits of a call; one attempt when it is not safe to repeat."""
+        attempts = 1 + (self.max_retries if retryable else 0)
+        return RetrySchedule(attempts=attempts, first_delay_s=self.backoff_s, max_delay_s=self.max_backoff_s)
+
     def delay(self, retry_number: int) -> float:
         """Seconds to wait before retry number ``retry_number`` (0 for the first)."""
-        return float(min(self.max_backoff_s, self.backoff_s * (2**retry_number)))
+        return self.schedule(retryable=True).delay(retry_number)
 
 
 class _TransientFailure(Exception):
@@ -456,36 +273,40 @@ class JsonApiClient:
     ) -> Any:
         if not self.breaker.allow():
             raise CircuitOpenError(self.service_name, operation, "circuit open after repeated failures")
-        attempts = 1 + (self.retry.max_retries if retryable else 0)
-        for attempt in range(attempts):
-            try:
-                answer = self._attempt(method, path, operation, params, body, headers)
-            except _TransientFailure as failure:
-                if attempt + 1 < attempts:
-                    delay = self.retry.delay(attempt)
-                    logger.warning(
-                        "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
-                        self.service_name, operation, attempt + 1, attempts, failure.detail, delay,
-                    )
-                    self._sleep(delay)
-                    continue
-                self.breaker.record_failure()
-                logger.warning(
-                    "%s %s: failed after %d attempt(s) (%s)",
-                    self.service_name, operation, attempts, failure.detail,
-                )
-                raise ServiceUnavailableError(self.service_name, operation, failure.detail) from None
-            except ServiceError:
-                # A refusal (4xx) means the service is up and answering.
-                self.breaker.record_success()
-                raise
-            except BaseException:
-                # Our own bug, not the service's: neither a success nor a failure.
-                self.breaker.release()
-                raise
+        schedule = self.retry.schedule(retryable)
+
+        def log_retry(failed: FailedAttempt) -> None:
+            detail = failed.error.detail if isinstance(failed.error, _TransientFailure) else ""
+            logger.warning(
+                "%s %s: attempt %d of %d failed (%s); retrying in %.2f s",
+                self.service_name, operation, failed.number, failed.attempts, detail, failed.delay_s,
+            )
+
+        try:
+            answer = call_with_retries(
+                lambda: self._attempt(method, path, operation, params, body, headers),
+                schedule,
+                retry_on=lambda error: isinstance(error, _TransientFailure),
+                sleep=self._sleep,
+                on_retry=log_retry,
+            )
+        except _TransientFailure as failure:
+            self.breaker.record_failure()
+            logger.warning(
+                "%s %s: failed after %d attempt(s) (%s)",
+                self.service_name, operation, schedule.attempts, failure.detail,
+            )
+            raise ServiceUnavailableError(self.service_name, operation, failure.detail) from None
+        except ServiceError:
+            # A refusal (4xx) means the service is up and answering.
             self.breaker.record_success()
-            return answer
-        raise AssertionError("unreachable")  # pragma: no cover
+            raise
+        except BaseException:
+            # Our own bug, not the service's: neither a success nor a failure.
+            self.breaker.release()
+            raise
+        self.breaker.record_success()
+        return answer
 
     def _attempt(
         self,

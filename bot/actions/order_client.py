@@ -20,13 +20,13 @@ from typing import Any
 from urllib.parse import quote
 
 from bot.actions.http_client import (
-    CircuitBreaker,
     JsonApiClient,
     JsonFields,
     NotFoundError,
     RetryPolicy,
 )
 from bot.actions.settings import ActionSettings
+from service_common.breaker import CircuitBreaker
 
 CENT = Decimal("0.01")
 
@@ -306,8 +306,8 @@ def parse_order_summary(fields: JsonFields) -> OrderSummary:
     return OrderSummary(
         order_id=fields.text("order_id"),
         status=fields.text("status"),
-        paid_at=fields.opt_time("paid_at"),
-        amount=fields.opt_amount("amount"),
+        paid_at=fields.optional_time("paid_at"),
+        amount=fields.optional_amount("amount"),
         item_names=fields.texts("item_names"),
     )
 
@@ -330,9 +330,9 @@ def parse_shipment(fields: JsonFields) -> Shipment:
         carrier=fields.text("carrier"),
         tracking_number=fields.text("tracking_number"),
         status=fields.text("status"),
-        shipped_at=fields.opt_time("shipped_at"),
-        delivered_at=fields.opt_time("delivered_at"),
-        estimated_delivery=fields.opt_time("estimated_delivery"),
+        shipped_at=fields.optional_time("shipped_at"),
+        delivered_at=fields.optional_time("delivered_at"),
+        estimated_delivery=fields.optional_time("estimated_delivery"),
     )
 
 
@@ -344,10 +344,10 @@ def parse_return(fields: JsonFields) -> ReturnRequest:
         return_type=fields.text("type"),
         status=fields.text("status"),
         skus=fields.texts("skus"),
-        reason=fields.opt_text("reason") or "",
-        quality_issue=fields.flag("quality_issue"),
-        created_at=fields.opt_time("created_at"),
-        goods_received_at=fields.opt_time("goods_received_at"),
+        reason=fields.optional_text("reason") or "",
+        quality_issue=fields.boolean("quality_issue"),
+        created_at=fields.optional_time("created_at"),
+        goods_received_at=fields.optional_time("goods_received_at"),
     )
 
 
@@ -359,27 +359,27 @@ def parse_refund(fields: JsonFields) -> Refund:
         amount=fields.amount("amount"),
         status=fields.text("status"),
         method=fields.text("method"),
-        reason=fields.opt_text("reason") or "",
-        return_id=fields.opt_text("return_id"),
-        agreed_at=fields.opt_time("agreed_at"),
-        goods_received_at=fields.opt_time("goods_received_at"),
-        completed_at=fields.opt_time("completed_at"),
+        reason=fields.optional_text("reason") or "",
+        return_id=fields.optional_text("return_id"),
+        agreed_at=fields.optional_time("agreed_at"),
+        goods_received_at=fields.optional_time("goods_received_at"),
+        completed_at=fields.optional_time("completed_at"),
     )
 
 
 def parse_order(value: Any) -> Order:
     """An Order from the get-order answer."""
     fields = JsonFields(value, "order")
-    payment = fields.opt_child("payment")
-    shipment = fields.opt_child("shipment")
+    payment = fields.optional_child("payment")
+    shipment = fields.optional_child("shipment")
     return Order(
         order_id=fields.text("order_id"),
         customer_id=fields.text("customer_id"),
         status=fields.text("status"),
-        paid_at=fields.opt_time("paid_at"),
-        shipped_at=fields.opt_time("shipped_at"),
-        delivered_at=fields.opt_time("delivered_at"),
-        return_shipping_insurance=fields.flag("return_shipping_insurance"),
+        paid_at=fields.optional_time("paid_at"),
+        shipped_at=fields.optional_time("shipped_at"),
+        delivered_at=fields.optional_time("delivered_at"),
+        return_shipping_insurance=fields.boolean("return_shipping_insurance"),
         payment=(
             Payment(method=payment.text("method"), amount=payment.amount("amount"))
             if payment
@@ -402,12 +402,12 @@ def _list_of(key: str, parse: Callable[[JsonFields], Any]) -> Callable[[Any], li
 
 
 def _parse_optional_shipment(value: Any) -> Shipment | None:
-    shipment = JsonFields(value, "answer").opt_child("shipment")
+    shipment = JsonFields(value, "answer").optional_child("shipment")
     return parse_shipment(shipment) if shipment else None
 
 
 def _parse_match(value: Any) -> bool:
-    return JsonFields(value, "answer").flag("match")
+    return JsonFields(value, "answer").boolean("match")
 
 
 # --------------------------------------------------------------------------------------

@@ -21,13 +21,13 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from bot.actions.http_client import (
-    CircuitBreaker,
     JsonApiClient,
     JsonFields,
     MalformedAnswerError,
     RetryPolicy,
 )
 from bot.actions.settings import ActionSettings
+from service_common.breaker import CircuitBreaker
 
 WriteKind = Literal["record", "complaint", "handoff"]
 WRITE_PATHS: Mapping[WriteKind, str] = {
@@ -38,7 +38,7 @@ WRITE_PATHS: Mapping[WriteKind, str] = {
 
 
 class DecisionLike(Protocol):
-    """A policy decision (``bot.policy.engine.Decision``) as far as a record needs it."""
+    """A policy decision (``bot.policy.Decision``) as far as a record needs it."""
 
     @property
     def rule(self) -> str: ...
@@ -308,11 +308,11 @@ def parse_record(value: Any) -> dict[str, Any]:
     fields.text("conversation_id")
     fields.text("kind")
     fields.text("outcome")
-    fields.opt_text("order_id")
-    fields.opt_text("rule")
+    fields.optional_text("order_id")
+    fields.optional_text("rule")
     fields.time("created_at")
     fields.mapping("details")
-    return fields.raw
+    return dict(fields.raw)
 
 
 def _parse_presence(value: Any) -> int:
@@ -349,7 +349,7 @@ def _parse_handoff(value: Any) -> HandoffTicket:
         priority=ticket.integer("priority"),
         created_at=ticket.time("created_at"),
         due_at=ticket.time("due_at"),
-        callback_at=ticket.opt_time("callback_at"),
+        callback_at=ticket.optional_time("callback_at"),
         record=parse_record(answer.raw.get("record")),
     )
 

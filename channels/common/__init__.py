@@ -1,1 +1,1 @@
-"""Code every channel shares (issue 13 moves the rest of it here)."""
+"""Code the channels share; each channel's own folder holds only that channel."""

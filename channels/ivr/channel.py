@@ -29,8 +29,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.common.channel_texts import ChannelTexts
+from channels.common.request_body import read_limited_body
 from channels.common.shared_state import SharedState
-from channels.http import read_limited_body
 from channels.ivr.calls import AnsweredTurn, Call, CallBook
 from channels.ivr.inbound import (
     CONFIRM_RESPONSES,
@@ -56,7 +57,6 @@ from channels.ivr.protocol import (
 from channels.ivr.render import OPTION_RESPONSE, OPTIONS_RESPONSE, BotMessage, speakable, turn_speech
 from channels.ivr.settings import IvrConfigError, IvrSettings
 from channels.ivr.tickets import HandoffTickets
-from channels.texts import ChannelTexts
 
 logger = logging.getLogger(__name__)
 

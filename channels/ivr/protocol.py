@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from channels.speech import speech_text
+from channels.common.speech_transcript import speech_text
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_TRANSCRIPT_CHARS = 500
@@ -59,7 +59,7 @@ class Turn:
         event: `start` (the call was answered), `turn` (the caller said or keyed
             something) or `end` (the caller hung up).
         caller: The caller's number in national form (13800138000), or None when withheld.
-        transcript: The ASR transcript, cleaned by `channels.speech.speech_text`.
+        transcript: The ASR transcript, cleaned by `channels.common.speech_transcript.speech_text`.
         confidence: The ASR confidence (0..1), or None without a transcript.
         dtmf: The keys pressed, as sent (`[0-9*#]`, up to 32).
     """

@@ -28,10 +28,18 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.crypto import WeChatCrypto
 
+from channels.common.channel_texts import ChannelTexts
+from channels.common.numbered_text_output import NumberedTextOutput, choose_button, render_buttons
+from channels.common.request_body import read_limited_body
 from channels.common.shared_state import SharedState
-from channels.http import read_limited_body
-from channels.text_output import NumberedTextOutput
-from channels.texts import ChannelTexts
+from channels.common.tencent_push import (
+    MAX_CLOCK_SKEW_S,
+    MalformedMessage,
+    is_fresh,
+    parse_xml_fields,
+    signature_matches,
+    signature_of,
+)
 from channels.wechat.api import CustomerServiceApi, WeChatApiError
 from channels.wechat.delivery import DEDUPE_TTL_S, DeliveryBook
 from channels.wechat.protocol import (
@@ -39,24 +47,16 @@ from channels.wechat.protocol import (
     BUTTONS_PROMPT,
     IMAGE_ANSWER,
     IMAGE_EVIDENCE_ANSWER,
-    MAX_CLOCK_SKEW_S,
     TEXT_NAMES,
     Inbound,
-    MalformedMessage,
-    choose_button,
     conversation_id_for,
     decrypt_push,
     dedupe_key,
     encrypt_reply,
     interpret,
-    is_fresh,
     message_id_for,
     parse_wechat_message,
-    parse_xml_fields,
-    render_buttons,
     render_text_reply,
-    signature_matches,
-    signature_of,
     split_into_messages,
 )
 from channels.wechat.settings import WeChatConfigError, WeChatSettings

@@ -1,7 +1,10 @@
-"""WeChat's message-push protocol as pure functions: signatures, freshness, safe XML
-parsing, decryption with key rotation, reply rendering, and what a push means for the bot.
+"""WeChat's message-push protocol as pure functions: decryption with key rotation, reply
+rendering, and what a push means for the bot.
 
-Nothing here does I/O or keeps state, so all of it is tested without a server.
+Signatures, freshness and safe XML parsing are shared with WeCom
+(`channels.common.tencent_push`), numbered options with every text-only channel
+(`channels.common.numbered_text_output`). Nothing here does I/O or keeps state, so all of
+it is tested without a server.
 """
 
 from __future__ import annotations
@@ -13,29 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
-from xml.etree.ElementTree import ParseError
 
-import defusedxml
-import defusedxml.ElementTree
 from wechatpy import events as wechat_events
 from wechatpy import messages as wechat_messages
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.replies import TextReply
-from wechatpy.utils import WeChatSigner
 
-from channels.speech import speech_text
+from channels.common.speech_transcript import speech_text
+from channels.common.tencent_push import MAX_TEXT_CHARS, MalformedMessage
 
-MAX_CLOCK_SKEW_S = 300
-MAX_TEXT_CHARS = 2000
-MAX_BUTTONS = 9
 # WeChat's limit on one text message (passive reply or customer-service message), in UTF-8 bytes.
 MAX_MESSAGE_BYTES = 2048
 GREET_PAYLOAD = "/greet"
 # Characters XML 1.0 forbids even inside CDATA.
 _XML_INVALID_CHARS = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_DIGIT_CHOICE = re.compile(r"[1-9１-９]")
-_FULL_WIDTH_DIGITS = str.maketrans("１２３４５６７８９", "123456789")
 
 # ---- what the shopper reads: the channel's own texts, by their name in domain.yml --------
 IMAGE_ANSWER = "utter_channel_image_received"
@@ -56,58 +51,7 @@ TEXT_NAMES = (
 )
 
 
-class MalformedMessage(ValueError):
-    """A push body is not the XML WeChat sends, or does not decrypt with our keys."""
-
-
-# ---- signatures and freshness ------------------------------------------------------------
-
-
-def signature_of(token: str, timestamp: str, nonce: str, *extra: str) -> str:
-    """WeChat's signature: SHA-1 of the sorted, concatenated values.
-
-    Args:
-        token: The account's Token.
-        timestamp: The push's `timestamp` query parameter.
-        nonce: The push's `nonce` query parameter.
-        *extra: The `<Encrypt>` text, for a secure-mode `msg_signature`.
-    """
-    signer = WeChatSigner()
-    signer.add_data(token, timestamp, nonce, *extra)
-    return str(signer.signature)
-
-
-def signature_matches(expected: str, given: str) -> bool:
-    """Compares signatures in constant time, so timing reveals no matching prefix."""
-    return hmac.compare_digest(expected.encode(), given.encode())
-
-
-def is_fresh(timestamp: str, now: float, max_skew_s: float = MAX_CLOCK_SKEW_S) -> bool:
-    """Whether a push's timestamp (Unix seconds) is within `max_skew_s` of `now`."""
-    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 12:
-        return False
-    return abs(int(timestamp) - now) <= max_skew_s
-
-
-# ---- parsing and decryption --------------------------------------------------------------
-
-
-def parse_xml_fields(body: bytes | str) -> dict[str, str]:
-    """The top-level fields of a WeChat XML document, parsed with DTDs forbidden.
-
-    A DTD is refused as soon as the parser meets it, so entity expansion (billion laughs)
-    and external entities never run.
-
-    Raises:
-        MalformedMessage: Not well-formed, has a DTD, or the root is not `<xml>`.
-    """
-    try:
-        root = defusedxml.ElementTree.fromstring(body, forbid_dtd=True)
-    except (defusedxml.DefusedXmlException, ParseError, ValueError) as error:
-        raise MalformedMessage(type(error).__name__) from None
-    if root.tag != "xml":
-        raise MalformedMessage("the root element is not <xml>")
-    return {child.tag: (child.text or "").strip() for child in root}
+# ---- decryption --------------------------------------------------------------------------
 
 
 def decrypt_push(
@@ -192,24 +136,6 @@ def encrypt_reply(crypto: WeChatCrypto, xml: str, nonce: str, timestamp: int) ->
     return str(crypto.encrypt_message(xml, nonce, str(timestamp)))
 
 
-def render_buttons(text: str, buttons: Sequence[dict[str, Any]], prompt: str) -> tuple[str, list[str]]:
-    """A message with options as WeChat text: numbered lines, answered by a digit.
-
-    Args:
-        text: The bot's message.
-        buttons: Its options (`title`, `payload`).
-        prompt: The line before the options ("请回复数字选择：").
-
-    Returns:
-        The text to send, and the payload of each numbered option in order.
-    """
-    options = [button for button in buttons if button.get("title")][:MAX_BUTTONS]
-    lines = [text.strip(), prompt if options else ""]
-    lines += [f"{number}. {button['title']}" for number, button in enumerate(options, 1)]
-    payloads = [str(button.get("payload") or button["title"]) for button in options]
-    return "\n".join(line for line in lines if line), payloads
-
-
 def split_into_messages(texts: Sequence[str], max_bytes: int = MAX_MESSAGE_BYTES) -> list[str]:
     """A turn's texts as few WeChat messages as fit, each at most `max_bytes` of UTF-8.
 
@@ -237,15 +163,6 @@ def _pieces(text: str, max_bytes: int) -> list[str]:
         current += character
         size += width
     return [*pieces, current] if current else pieces
-
-
-def choose_button(text: str, payloads: Sequence[str]) -> str | None:
-    """The payload of the option a shopper picked by replying its number, or None."""
-    stripped = text.strip()
-    if not _DIGIT_CHOICE.fullmatch(stripped):
-        return None
-    index = int(stripped.translate(_FULL_WIDTH_DIGITS)) - 1
-    return payloads[index] if index < len(payloads) else None
 
 
 # ---- identity of pushes and shoppers -----------------------------------------------------

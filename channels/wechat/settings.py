@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.shared.exceptions import RasaException
+
+from channels.common.tencent_push import is_valid_aes_key
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 # `api_base: disabled`: no customer-service API; answers slower than the window are dropped.
@@ -33,16 +33,6 @@ CREDENTIAL_VARIABLES = {
 
 class WeChatConfigError(RasaException):
     """The channel's settings are missing or malformed; the message names the variable."""
-
-
-def is_valid_aes_key(key: str) -> bool:
-    """Whether `key` is an EncodingAESKey: 43 base64 characters that decode to 32 bytes."""
-    if len(key) != 43:
-        return False
-    try:
-        return len(base64.b64decode(key + "=", validate=True)) == 32
-    except (binascii.Error, ValueError):
-        return False
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,12 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from channels.common.channel_texts import ChannelTexts
+from channels.common.request_body import read_limited_body
 from channels.common.shared_state import SharedState
-from channels.http import read_limited_body
-from channels.state import ChannelState
-from channels.texts import ChannelTexts
-from channels.wechat.protocol import is_fresh, parse_xml_fields, signature_matches, signature_of
+from channels.common.tencent_push import is_fresh, parse_xml_fields, signature_matches, signature_of
 from channels.wecom.api import KfApi
+from channels.wecom.durable_state import ChannelState
 from channels.wecom.protocol import (
     KfCallback,
     MalformedMessage,

@@ -4,8 +4,9 @@ conversation and message ids, and how answers are cut into `kf/send_msg` texts.
 
 WeCom signs and encrypts every callback like WeChat's secure mode (SHA-1 of the sorted
 Token, timestamp, nonce and `<Encrypt>`; AES with the CorpID as receive id), so the
-signature, freshness and safe-XML functions are WeChat's. Nothing here does I/O or keeps
-state, so all of it is tested without a server.
+signature, freshness and safe-XML functions are shared with WeChat
+(`channels.common.tencent_push`). Nothing here does I/O or keeps state, so all of it is
+tested without a server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, Literal
 
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
-from channels.wechat.protocol import MAX_TEXT_CHARS, MalformedMessage
+from channels.common.tencent_push import MAX_TEXT_CHARS, MalformedMessage
 
 KF_EVENT = "kf_msg_or_event"
 GREET_PAYLOAD = "/greet"

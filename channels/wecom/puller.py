@@ -13,7 +13,7 @@ The numbered options last shown to a customer are in the channels' shared state
 the digit answering them is understood by whichever process pulls it.
 
 Several processes (Sanic workers, replicas) may pull the same page at once: the message
-claims of `channels.state` tell a finished message from an unfinished one, but take a
+claims of `channels.wecom.durable_state` tell a finished message from an unfinished one, but take a
 claim another live process holds for one left by a stopped process. With Redis, a
 message's turn is therefore also leased there (`IN_FLIGHT_NAMESPACE`, `TURN_LEASE_S`):
 the process holding the lease handles the message; another process that meets it stops
@@ -34,12 +34,11 @@ from typing import Any
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, UserUttered
 
+from channels.common.channel_texts import ChannelTexts
+from channels.common.numbered_text_output import NumberedTextOutput, choose_button, render_buttons
 from channels.common.shared_state import SharedState
-from channels.state import ChannelState, Claim
-from channels.text_output import NumberedTextOutput
-from channels.texts import ChannelTexts
-from channels.wechat.protocol import choose_button, render_buttons
 from channels.wecom.api import KfApi, WeComApiError
+from channels.wecom.durable_state import ChannelState, Claim
 from channels.wecom.protocol import (
     Inbound,
     MalformedMessage,

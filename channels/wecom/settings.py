@@ -10,7 +10,7 @@ from rasa.shared.exceptions import RasaException
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from channels.wechat.settings import is_valid_aes_key
+from channels.common.tencent_push import is_valid_aes_key
 
 DEFAULT_API_BASE = "https://qyapi.weixin.qq.com"
 # `api_base: disabled`: callbacks are verified and answered, but nothing is pulled.

@@ -36,8 +36,8 @@ from sanic.response import HTTPResponse
 from socketio import AsyncRedisManager, AsyncServer
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
+from channels.common.channel_texts import ChannelTexts
 from channels.common.shared_state import REDIS_TIMEOUT_S, SharedState
-from channels.texts import ChannelTexts
 from channels.widget.pages import (
     BUNDLE_MISSING,
     DEMO_TEMPLATE,

@@ -25,6 +25,7 @@ from urllib.parse import quote
 import requests
 
 from record_service.desk.agents import Actor
+from service_common.retry import FailedAttempt, RetrySchedule, call_with_retries
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +89,7 @@ class BotClient:
         self._base_url = base_url.rstrip("/")
         self._token = token
         self._timeout = (connect_timeout_s, read_timeout_s)
-        self._attempts = attempts
-        self._backoff_s = backoff_s
+        self._retries = RetrySchedule(attempts=attempts, first_delay_s=backoff_s)
         self._sleep = sleep
         self._session = requests.Session()
 
@@ -154,18 +154,17 @@ class BotClient:
         self._session.close()
 
     def _repeatable(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
-        delay = self._backoff_s
-        for attempt in range(1, self._attempts + 1):
-            try:
-                return self._call(method, path, {}, body)
-            except BotUnavailableError as error:
-                if attempt == self._attempts:
-                    raise
-                logger.warning("desk: Rasa %s failed (%s), attempt %d of %d", path.split("/")[-1], error,
-                               attempt, self._attempts)
-            self._sleep(delay)
-            delay *= 2
-        raise AssertionError("unreachable")  # pragma: no cover
+        def log_retry(failed: FailedAttempt) -> None:
+            logger.warning("desk: Rasa %s failed (%s), attempt %d of %d", path.split("/")[-1], failed.error,
+                           failed.number, failed.attempts)
+
+        return call_with_retries(
+            lambda: self._call(method, path, {}, body),
+            self._retries,
+            retry_on=lambda error: isinstance(error, BotUnavailableError),
+            sleep=self._sleep,
+            on_retry=log_retry,
+        )
 
     def _call(self, method: str, path: str, params: dict[str, str], body: Mapping[str, Any] | None) -> Any:
         try:

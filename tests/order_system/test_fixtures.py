@@ -18,9 +18,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SAWarning
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.policy.engine import Policy, WorkingDayCalendar, load_policy
-from order_system.db import create_tables, make_engine, session_factory, transaction
-from order_system.fixtures import FixtureError, TimeResolver, load_fixtures, read_fixture_files
+from bot.policy import Policy, load_policy
+from order_system.db import make_engine, migrate, session_factory, transaction
+from order_system.fixtures import (
+    FixtureError,
+    TimeResolver,
+    load_calendar,
+    load_fixtures,
+    read_fixture_files,
+)
 from order_system.models import (
     ChannelAccount,
     Customer,
@@ -33,6 +39,7 @@ from order_system.models import (
     Shipment,
 )
 from order_system.repository import NewReturn, OrderRepository
+from service_common.workdays import WorkingDayCalendar
 from tests.fixtures.servers import ACCEPTANCE_ORDERS, REPO_ROOT
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -44,7 +51,7 @@ DEMO_ORDERS = REPO_ROOT / "order_system" / "demo_orders.yaml"
 
 @pytest.fixture(scope="module")
 def calendar() -> WorkingDayCalendar:
-    return load_policy().calendar
+    return load_calendar()
 
 
 @pytest.fixture
@@ -55,7 +62,7 @@ def times(calendar: WorkingDayCalendar) -> TimeResolver:
 @pytest.fixture
 def engine() -> Iterator[Engine]:
     database = make_engine("sqlite://")
-    create_tables(database)
+    migrate(database)
     yield database
     database.dispose()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import sessionmaker
 
-from record_service.db import create_tables
+from record_service.db import migrate
 from record_service.repository import (
     ConflictError,
     InvalidRequestError,
@@ -26,7 +26,7 @@ NOW = datetime(2024, 4, 30, 17, 30, tzinfo=timezone.utc)  # 01:30 on 1 May in Be
 @pytest.fixture
 def sessions(tmp_path: Path) -> Iterator[sessionmaker]:
     engine = make_engine(f"sqlite:///{tmp_path / 'records.db'}")
-    create_tables(engine)
+    migrate(engine)
     yield session_factory(engine)
     engine.dispose()
 

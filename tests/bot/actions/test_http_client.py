@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from bot.actions.http_client import (
-    CircuitBreaker,
     CircuitOpenError,
     JsonApiClient,
     NotFoundError,
@@ -30,6 +29,7 @@ from bot.actions.http_client import (
 from bot.actions.order_client import OrderClient, OrderNotFoundError
 from bot.actions.services import Services
 from bot.actions.settings import ActionSettings, ServiceSettings
+from service_common.breaker import CircuitBreaker
 from service_common.env import MissingSettingError
 from tests.fixtures.servers import free_port
 
@@ -396,102 +396,6 @@ def test_a_refused_connection_is_service_unavailable():
 # --------------------------------------------------------------------------------------
 # Circuit breaker
 # --------------------------------------------------------------------------------------
-
-
-def test_breaker_opens_after_n_consecutive_failures():
-    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=10, clock=FakeClock())
-
-    for _ in range(2):
-        assert breaker.allow()
-        breaker.record_failure()
-    assert breaker.state == "closed"
-    assert breaker.allow()
-    breaker.record_failure()
-
-    assert breaker.state == "open"
-    assert not breaker.allow()
-
-
-def test_a_success_resets_the_count_of_consecutive_failures():
-    breaker = CircuitBreaker(failure_threshold=2, cooldown_s=10, clock=FakeClock())
-
-    breaker.record_failure()
-    breaker.record_success()
-    breaker.record_failure()
-
-    assert breaker.state == "closed"
-
-
-def test_breaker_lets_one_trial_through_after_the_cooldown_and_closes_on_success():
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=10, clock=clock)
-    breaker.record_failure()
-
-    clock.now += 9.9
-    assert not breaker.allow()
-    clock.now += 0.1
-    assert breaker.state == "half_open"
-    assert breaker.allow()
-    assert not breaker.allow()  # the trial is in flight: others still fail fast
-    breaker.record_success()
-
-    assert breaker.state == "closed"
-    assert breaker.allow()
-
-
-def test_a_failed_trial_opens_the_breaker_for_another_cooldown():
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=3, cooldown_s=10, clock=clock)
-    for _ in range(3):
-        breaker.record_failure()
-    clock.now += 10
-    assert breaker.allow()
-
-    breaker.record_failure()
-
-    assert breaker.state == "open"
-    clock.now += 9
-    assert not breaker.allow()
-    clock.now += 1
-    assert breaker.allow()
-
-
-def test_breaker_counts_failures_from_many_threads_exactly():
-    breaker = CircuitBreaker(failure_threshold=1000, cooldown_s=10, clock=FakeClock())
-
-    def fail_many() -> None:
-        for _ in range(100):
-            breaker.record_failure()
-
-    threads = [threading.Thread(target=fail_many) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert breaker._failures == 800
-    assert breaker.state == "closed"
-
-
-def test_only_one_of_many_threads_gets_the_half_open_trial():
-    clock = FakeClock()
-    breaker = CircuitBreaker(failure_threshold=1, cooldown_s=1, clock=clock)
-    breaker.record_failure()
-    clock.now += 1
-    allowed: list[bool] = []
-    barrier = threading.Barrier(8)
-
-    def try_call() -> None:
-        barrier.wait()
-        allowed.append(breaker.allow())
-
-    threads = [threading.Thread(target=try_call) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert sorted(allowed) == [False] * 7 + [True]
 
 
 def test_an_open_circuit_fails_fast_without_a_network_call(scripted_server):

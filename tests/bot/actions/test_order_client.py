@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from bot.actions.http_client import (
-    CircuitBreaker,
     CircuitOpenError,
     NotFoundError,
     RequestRejectedError,
@@ -34,7 +33,8 @@ from bot.actions.order_client import (
     ReturnRequest,
 )
 from bot.actions.settings import ActionSettings, ServiceSettings
-from bot.policy.engine import ItemLike, OrderLike, RefundLike, load_policy
+from bot.policy import ItemLike, OrderLike, RefundLike, load_policy
+from service_common.breaker import CircuitBreaker
 from tests.fixtures.servers import ACCEPTANCE_ORDERS, RunningService, free_port, start_service
 
 BEIJING_OFFSET = timedelta(hours=8)

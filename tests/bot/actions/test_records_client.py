@@ -12,7 +12,6 @@ import pytest
 import requests
 
 from bot.actions.http_client import (
-    CircuitBreaker,
     RequestRejectedError,
     RetryPolicy,
     ServiceUnavailableError,
@@ -27,7 +26,8 @@ from bot.actions.records_client import (
     ServiceRecord,
 )
 from bot.actions.settings import ActionSettings, ServiceSettings
-from bot.policy.engine import load_policy
+from bot.policy import load_policy
+from service_common.breaker import CircuitBreaker
 from tests.fixtures.desk import WANG_TOKEN, agent_headers, start_desk_service
 from tests.fixtures.servers import free_port
 

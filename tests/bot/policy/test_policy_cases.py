@@ -24,7 +24,7 @@ from bot.policy import Decision, Policy, default_policy_path, load_policy
 CASES_PATH = Path(__file__).with_name("policy_cases.yaml")
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ACCEPTANCE_ORDERS_PATH = REPO_ROOT.parent / "shared" / "acceptance" / "orders.yaml"
-ENGINE_LOGGER = "bot.policy.engine"
+CALENDAR_LOGGER = "service_common.workdays"
 DECISION_CHECKS = frozenset({"return", "exchange", "refund", "complaint", "authority", "service_hours"})
 
 
@@ -196,7 +196,7 @@ def test_policy_case(
     expect = dict(case["expect"])
     expected_warnings = expect.pop("warnings", [])
     expected_facts = expect.pop("facts", None)
-    caplog.set_level(logging.WARNING, logger=ENGINE_LOGGER)
+    caplog.set_level(logging.WARNING, logger=CALENDAR_LOGGER)
     case_policy = _policy_for(case, policy, tmp_path)
 
     observed = _observe(case, case_policy)
@@ -208,7 +208,7 @@ def test_policy_case(
     warned_years = [
         record.args[0]
         for record in caplog.records
-        if record.name == ENGINE_LOGGER and record.levelno == logging.WARNING
+        if record.name == CALENDAR_LOGGER and record.levelno == logging.WARNING
         and isinstance(record.args, tuple)
     ]
     assert warned_years == expected_warnings
@@ -263,10 +263,10 @@ def test_naive_now_is_refused(policy: Policy) -> None:
 
 
 def test_fallback_year_warns_once_per_calendar(policy: Policy, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, logger=ENGINE_LOGGER)
+    caplog.set_level(logging.WARNING, logger=CALENDAR_LOGGER)
     policy.calendar.is_working_day(date(2027, 1, 1))
     policy.calendar.add_working_days(date(2027, 6, 1), 30)
-    warnings = [record for record in caplog.records if record.name == ENGINE_LOGGER]
+    warnings = [record for record in caplog.records if record.name == CALENDAR_LOGGER]
     assert len(warnings) == 1
     assert warnings[0].getMessage().startswith(
         "chinese_calendar has no official working-day data for 2027; using Monday to Friday "

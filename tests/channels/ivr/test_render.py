@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from channels.common.channel_texts import ChannelTexts
 from channels.ivr.channel import CHANNEL_TEXTS
 from channels.ivr.render import (
     MAX_OPTIONS,
@@ -15,7 +16,6 @@ from channels.ivr.render import (
     speakable,
     turn_speech,
 )
-from channels.texts import ChannelTexts
 
 TEXTS = ChannelTexts.load(CHANNEL_TEXTS)
 

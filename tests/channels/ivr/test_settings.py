@@ -11,6 +11,7 @@ import yaml
 from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
+from channels.common.channel_texts import ChannelTextsError
 from channels.common.shared_state import SharedState
 from channels.ivr import IvrInput
 from channels.ivr.settings import (
@@ -20,7 +21,6 @@ from channels.ivr.settings import (
     IvrConfigError,
     IvrSettings,
 )
-from channels.texts import ChannelTextsError
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = secrets.token_urlsafe(24)  # generated: no secret-looking literal in the repo
@@ -130,8 +130,8 @@ def test_rasa_stops_naming_the_variable_when_it_is_not_set(
 def test_a_channel_text_missing_from_the_domain_stops_the_start(tmp_path: Path) -> None:
     domain = tmp_path / "domain.yml"
     domain.write_text('responses:\n  utter_channel_ivr_no_input:\n    - text: "抱歉，我没有听清。"\n')
+    from channels.common.channel_texts import ChannelTexts
     from channels.ivr.channel import CHANNEL_TEXTS
-    from channels.texts import ChannelTexts
 
     with pytest.raises(ChannelTextsError, match="utter_channel_ivr_confirm_order_id"):
         ChannelTexts.load(CHANNEL_TEXTS, domain)

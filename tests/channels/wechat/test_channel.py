@@ -19,7 +19,7 @@ import requests
 import yaml
 from wechatpy.crypto import WeChatCrypto
 
-from channels.texts import ChannelTexts
+from channels.common.channel_texts import ChannelTexts
 from channels.wechat.protocol import (
     IMAGE_ANSWER,
     IMAGE_EVIDENCE_ANSWER,

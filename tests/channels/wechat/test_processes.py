@@ -25,8 +25,9 @@ from rasa.core.channels.channel import UserMessage
 from sanic import Sanic
 from wechatpy.crypto import WeChatCrypto
 
+from channels.common.channel_texts import ChannelTexts
 from channels.common.shared_state import SharedState
-from channels.texts import ChannelTexts
+from channels.common.tencent_push import parse_xml_fields, signature_of
 from channels.wechat.channel import WeChatInput
 from channels.wechat.protocol import (
     IMAGE_ANSWER,
@@ -34,8 +35,6 @@ from channels.wechat.protocol import (
     conversation_id_for,
     dedupe_key,
     message_id_for,
-    parse_xml_fields,
-    signature_of,
 )
 from channels.wechat.settings import WeChatSettings
 from tests.fixtures.fake_wechat import FAKE_APP_ID, FakeWeChat

@@ -10,12 +10,7 @@ from rasa.core.run import create_http_input_channels
 from rasa.shared.exceptions import RasaException
 
 from channels.wechat import WeChatInput
-from channels.wechat.settings import (
-    DEFAULT_REPLY_WINDOW_S,
-    WeChatConfigError,
-    WeChatSettings,
-    is_valid_aes_key,
-)
+from channels.wechat.settings import DEFAULT_REPLY_WINDOW_S, WeChatConfigError, WeChatSettings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 VALID: dict[str, Any] = {
@@ -72,12 +67,6 @@ def test_optional_values() -> None:
 def test_a_missing_or_malformed_value_stops_the_start_naming_it(changes: dict[str, Any], named: str) -> None:
     with pytest.raises(WeChatConfigError, match=named):
         WeChatSettings.from_credentials({**VALID, **changes})
-
-
-def test_aes_keys_are_43_characters_of_base64() -> None:
-    assert is_valid_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
-    assert not is_valid_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEF")
-    assert not is_valid_aes_key("abcdefghijklmnopqrstuvwxyz0123456789ABCDEF=")
 
 
 def test_rasa_builds_the_channel_from_credentials_yml(credentials_environment: pytest.MonkeyPatch) -> None:

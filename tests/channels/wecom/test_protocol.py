@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from wechatpy.enterprise.crypto import WeChatCrypto
 
-from channels.wechat.protocol import MAX_TEXT_CHARS, parse_xml_fields
+from channels.common.tencent_push import MAX_TEXT_CHARS, parse_xml_fields
 from channels.wecom.protocol import (
     GREET_PAYLOAD,
     KfCallback,

@@ -20,11 +20,11 @@ import pytest
 from rasa.core.channels.channel import UserMessage
 from rasa.shared.core.events import BotUttered, Event, UserUttered
 
+from channels.common.channel_texts import ChannelTexts
 from channels.common.shared_state import SharedState
-from channels.state import ChannelState
-from channels.texts import ChannelTexts
 from channels.wecom.api import KfApi
 from channels.wecom.channel import CHANNEL_TEXTS
+from channels.wecom.durable_state import ChannelState
 from channels.wecom.protocol import conversation_id_for, message_id_for, send_msgid_for
 from channels.wecom.puller import KfPuller
 from tests.fixtures.fake_wecom import FAKE_CORP_ID, FAKE_OPEN_KFID, FAKE_SECRET, FAKE_TOKEN, FakeWeCom

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from record_service.db import create_tables
+from record_service.db import migrate
 from record_service.desk.outbox import DeliveryWorker
 from record_service.desk.signing import verify
 from record_service.models import HandoffDelivery, HandoffTicket
@@ -302,7 +302,7 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
 
 def test_a_lease_keeps_a_delivery_from_being_sent_twice(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'records.db'}")
-    create_tables(engine)
+    migrate(engine)
     sessions = session_factory(engine)
     now = datetime.now(timezone.utc)
     with transaction(sessions) as session:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from rasa.shared.exceptions import RasaException
 
-DOMAIN_PATH = Path(__file__).resolve().parents[1] / "domain.yml"
+DOMAIN_PATH = Path(__file__).resolve().parents[2] / "domain.yml"
 
 
 class ChannelTextsError(RasaException):

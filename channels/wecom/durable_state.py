@@ -3,9 +3,9 @@
 A channel that pulls its messages (WeCom's `kf/sync_msg`) keeps a cursor per stream, and a
 channel that can be given one message twice (a platform's retries, the same batch pulled
 again after a restart) keeps the ids of the messages it handled. Both live in two small
-tables of a SQL database (a SQLite file by default, PostgreSQL by URL), shared by every
-channel (a `channel` column keeps them apart), so that a restart neither loses nor
-repeats a message:
+tables of a SQL database (a SQLite file by default, PostgreSQL by URL), a `channel` column
+keeping channels apart (WeCom is the one that uses them), so that a restart neither loses
+nor repeats a message:
 
 - `claim(id)` takes a message *before* its bot turn, atomically (the primary key decides
   between two claimants), so that one message never gets two turns;

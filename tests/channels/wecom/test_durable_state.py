@@ -21,7 +21,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from channels.state import MAX_KEY_CHARS, ChannelState, ChannelStateError, Claim
+from channels.wecom.durable_state import MAX_KEY_CHARS, ChannelState, ChannelStateError, Claim
 
 ADMIN_URL = os.environ.get("TEST_STATE_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.actions.conversation import find_last4, find_mobile, find_order_id
-from channels.speech import speech_text
+from channels.common.speech_transcript import speech_text
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""HTTP helpers shared by the channels."""
+"""Reading an HTTP request's body within a size limit, for the channels' webhooks."""
 
 from __future__ import annotations
 

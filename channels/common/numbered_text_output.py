@@ -1,12 +1,44 @@
-"""The output of the text-only channels: one turn's answers collected as texts."""
+"""The output of the text-only channels (WeChat, WeCom): one turn's answers collected as
+texts, a message's options shown as numbered lines and picked by the shopper's digit."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from rasa.core.channels.channel import OutputChannel
 
-from channels.wechat.protocol import render_buttons
+MAX_BUTTONS = 9
+_DIGIT_CHOICE = re.compile(r"[1-9１-９]")
+_FULL_WIDTH_DIGITS = str.maketrans("１２３４５６７８９", "123456789")
+
+
+def render_buttons(text: str, buttons: Sequence[dict[str, Any]], prompt: str) -> tuple[str, list[str]]:
+    """A message with options as plain text: numbered lines, answered by a digit.
+
+    Args:
+        text: The bot's message.
+        buttons: Its options (`title`, `payload`).
+        prompt: The line before the options ("请回复数字选择：").
+
+    Returns:
+        The text to send, and the payload of each numbered option in order.
+    """
+    options = [button for button in buttons if button.get("title")][:MAX_BUTTONS]
+    lines = [text.strip(), prompt if options else ""]
+    lines += [f"{number}. {button['title']}" for number, button in enumerate(options, 1)]
+    payloads = [str(button.get("payload") or button["title"]) for button in options]
+    return "\n".join(line for line in lines if line), payloads
+
+
+def choose_button(text: str, payloads: Sequence[str]) -> str | None:
+    """The payload of the option a shopper picked by replying its number, or None."""
+    stripped = text.strip()
+    if not _DIGIT_CHOICE.fullmatch(stripped):
+        return None
+    index = int(stripped.translate(_FULL_WIDTH_DIGITS)) - 1
+    return payloads[index] if index < len(payloads) else None
 
 
 class NumberedTextOutput(OutputChannel):
