@@ -6,6 +6,8 @@ import sys
 
 from rasa_server.action_validation import install_cached_validator
 from rasa_server.body_limit import BodyLimitError, apply_body_limit
+from rasa_server.fast_inference import install_fast_inference
+from rasa_server.lean_model_load import install_lean_model_load
 from rasa_server.strict_tracker_store import install_strict_tracker_store
 from rasa_server.turn_timeouts import TurnTimeoutsError, apply_turn_timeouts
 
@@ -18,6 +20,8 @@ def main() -> None:
         print(f"rasa: {error}", file=sys.stderr)
         sys.exit(2)
     install_cached_validator()
+    install_fast_inference()
+    install_lean_model_load()
     install_strict_tracker_store()
     from rasa.__main__ import main as rasa_main
 

@@ -12,9 +12,11 @@ tables at start, and the server comes up without its database.
   table), or Rasa stops with `TrackerStoreUnavailable` naming the database;
 - afterwards a failed read or save fails that turn (the channel answers with its error
   message, the shopper's message is not recorded half-way) instead of falling back;
-- a database restarted under a running Rasa costs no turn: the SQL store's connections
-  are checked before use (SQLAlchemy's `pool_pre_ping`, which Rasa does not set), so a
-  connection the restart closed is replaced instead of failing the next shopper.
+- a database restarted under a running Rasa costs no turn: a read or write that finds its
+  pooled connection closed (SQLAlchemy then discards the whole pool) runs once more on a
+  new connection, unless the failure came at the commit itself, when the write may have
+  landed. Checking every connection before use (`pool_pre_ping`) would do the same with
+  a round trip on each of the two checkouts of every turn.
 
 With no tracker store configured Rasa's in-memory store is still used: that is a choice
 written in the endpoints file, not a fallback.
@@ -22,10 +24,11 @@ written in the endpoints file, not a fallback.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.agent import Agent
@@ -35,13 +38,17 @@ from rasa.core.tracker_store import (
     InMemoryTrackerStore,
     SQLTrackerStore,
     TrackerStore,
-    create_engine_kwargs,
 )
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 
+from rasa_server.event_appends import append_new_events, remember_stored
+
+logger = logging.getLogger(__name__)
+
 EVENTS_TABLE = SQLTrackerStore.SQLEvent.__tablename__
+T = TypeVar("T")
 
 
 class TrackerStoreUnavailable(RasaException):
@@ -94,18 +101,23 @@ def _is_utf8(text: str) -> bool:
 class StrictTrackerStore(FailSafeTrackerStore):
     """`FailSafeTrackerStore` without its in-memory fallback: errors reach the turn.
 
-    Conversation ids are checked first (`check_sender_id`).
+    Conversation ids are checked first (`check_sender_id`). An SQL store appends a
+    retrieved conversation's new events without recounting them (`event_appends`).
     """
 
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         check_sender_id(sender_id)
         with _no_exit():
-            return await self._tracker_store.retrieve(sender_id)
+            tracker = await _once_more_if_disconnected(lambda: self._tracker_store.retrieve(sender_id))
+        if tracker is not None and isinstance(_unwrapped(self._tracker_store), SQLTrackerStore):
+            remember_stored(tracker)
+        return tracker
 
     async def retrieve_full_tracker(self, sender_id: str) -> DialogueStateTracker | None:
         check_sender_id(sender_id)
         with _no_exit():
-            return await self._tracker_store.retrieve_full_tracker(sender_id)
+            full_history = self._tracker_store.retrieve_full_tracker
+            return await _once_more_if_disconnected(lambda: full_history(sender_id))
 
     async def keys(self) -> Any:
         return await self._tracker_store.keys()
@@ -113,7 +125,30 @@ class StrictTrackerStore(FailSafeTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         check_sender_id(tracker.sender_id)
         with _no_exit():
+            await _once_more_if_disconnected(lambda: self._save(tracker))
+
+    async def _save(self, tracker: DialogueStateTracker) -> None:
+        inner = _unwrapped(self._tracker_store)
+        if not isinstance(inner, SQLTrackerStore):
             await self._tracker_store.save(tracker)
+        elif not await append_new_events(inner, tracker):
+            await self._tracker_store.save(tracker)
+            remember_stored(tracker)
+
+
+async def _once_more_if_disconnected(operation: Callable[[], Awaitable[T]]) -> T:
+    """Runs `operation` again, once, when its pooled connection turned out to be closed.
+
+    A statement that failed that way ran in a transaction that never committed; a failed
+    commit (SQLAlchemy gives it no statement) may have landed, so it is not repeated.
+    """
+    try:
+        return await operation()
+    except sa.exc.DBAPIError as error:
+        if not (error.connection_invalidated and error.statement is not None):
+            raise
+        logger.warning("tracker store: the database closed a pooled connection; trying once more")
+        return await operation()
 
 
 @contextmanager
@@ -154,25 +189,12 @@ def check_reachable(store: TrackerStore) -> None:
         ) from error
 
 
-def ping_before_use(store: TrackerStore) -> None:
-    """Gives an SQL store an engine that checks each pooled connection before using it."""
-    inner = _unwrapped(store)
-    if not isinstance(inner, SQLTrackerStore):
-        return
-    url = inner.engine.url
-    old = inner.engine
-    inner.engine = sa.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
-    inner.sessionmaker = sa.orm.session.sessionmaker(bind=inner.engine)
-    old.dispose()
-
-
 def _create_tracker_store(store: TrackerStore | None, domain: Domain) -> TrackerStore:
     """`Agent._create_tracker_store`, strict: checked at start, no fallback afterwards."""
     if store is None:
         store = InMemoryTrackerStore(domain)
     else:
         store.domain = domain
-        ping_before_use(store)
         check_reachable(store)
     return StrictTrackerStore(store)
 

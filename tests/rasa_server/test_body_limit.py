@@ -34,6 +34,7 @@ def test_a_limit_that_is_not_a_positive_whole_number_is_refused(value: str) -> N
         apply_body_limit({"RASA_MAX_BODY_BYTES": value})
 
 
+@pytest.mark.slow  # starts Rasa
 def test_the_server_does_not_start_with_a_limit_that_is_not_a_number() -> None:
     started = subprocess.run(
         [sys.executable, "-m", "rasa_server", "run"],

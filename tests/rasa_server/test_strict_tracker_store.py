@@ -110,6 +110,20 @@ async def test_a_connection_the_database_closed_costs_no_turn() -> None:
     assert saved.latest_message.text == "我要投诉"
 
 
+async def test_a_read_on_a_connection_the_database_closed_is_read_again() -> None:
+    tracker = DialogueStateTracker.from_events(f"shopper-{uuid.uuid4().hex}", [UserUttered("退款到哪了")])
+    strict = _create_tracker_store(local_postgres(), Domain.empty())
+    inner = strict._tracker_store
+    assert isinstance(inner, SQLTrackerStore)
+    await strict.save(tracker)
+
+    drop_pooled_connection(inner)
+    read = await strict.retrieve(tracker.sender_id)
+
+    assert read is not None and read.latest_message is not None
+    assert read.latest_message.text == "退款到哪了"
+
+
 class ExitingStore(InMemoryTrackerStore):
     """What Rasa's `SQLTrackerStore.session_scope` does on any ValueError: exit the process."""
 
@@ -134,6 +148,7 @@ async def test_rasa_s_exit_inside_the_store_fails_the_turn_not_the_server() -> N
         await strict.retrieve("shopper")
 
 
+@pytest.mark.slow  # starts Rasa
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_the_server_does_not_start_without_its_database(workers: str) -> None:
     started = subprocess.run(

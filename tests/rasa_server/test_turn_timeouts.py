@@ -45,6 +45,7 @@ def test_applying_sets_rasas_lock_lifetime_and_action_call_timeout(monkeypatch: 
     assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 10.0
 
 
+@pytest.mark.slow  # starts Rasa
 def test_the_server_does_not_start_with_a_lock_too_short_for_a_turn() -> None:
     started = subprocess.run(
         [sys.executable, "-m", "rasa_server", "run"],
