@@ -1,4 +1,4 @@
-# The two commands a newcomer needs:  `make run`  and  `make test`.
+# The two commands a newcomer needs:  `make run`  and  `make test`  (`make test-fast` while working).
 # Everything else is here for tools, tests and the curious.
 PY := .venv/bin/python
 FIXTURES ?=
@@ -12,7 +12,7 @@ $(error make report needs both days: make report FROM=YYYY-MM-DD TO=YYYY-MM-DD)
 endif
 endif
 
-.PHONY: run test setup train up up-production down status chat lint typecheck eval-nlu bench report export-review clean
+.PHONY: run test test-fast setup train up up-production down status chat lint typecheck eval-nlu bench report export-review clean
 
 run: setup  ## install, train if needed, start the whole stack with demo orders, chat in the terminal
 	@$(PY) scripts/stack.py up
@@ -21,6 +21,11 @@ run: setup  ## install, train if needed, start the whole stack with demo orders,
 
 test: setup  ## install, train if needed, then lint, type-check and run every test
 	@bash scripts/test.sh
+
+# No setup prerequisite: it never installs or trains, it only needs the .venv of a first `make setup`.
+test-fast:  ## lint, type-check and every test that needs no stack and is not slow: the inner loop
+	@test -x $(PY) || { echo "make test-fast: no $(PY); run make setup once" >&2; exit 1; }
+	@bash scripts/test.sh -m "not stack and not slow"
 
 setup:  ## Python 3.10 venv from requirements.lock; trains the model when its inputs changed
 	@bash scripts/setup.sh

@@ -29,6 +29,8 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from service_common.channels import REST_CHANNEL
+
 RestMode = Literal["open", "token", "off"]
 REST_MODES: tuple[RestMode, ...] = ("open", "token", "off")
 MIN_TOKEN_CHARS = 32
@@ -110,7 +112,7 @@ class GuardedRestInput(RestInput):
 
     @classmethod
     def name(cls) -> str:
-        return "rest"
+        return REST_CHANNEL
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:

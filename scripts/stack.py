@@ -37,8 +37,7 @@ The human-handoff desk gets two demo agents (客服小王, 客服小李): their 
 the local secrets and written to `env` (AGENT_TOKEN, AGENT2_TOKEN, AGENT_URL); the record
 service reads only their SHA-256, from `agents.yaml` in the stack folder.
 
-The phone line (IVR) gets a generated IVR_TOKEN, the platform's bearer token; Rasa also
-gets the record service's URL and token, where the IVR channel reads a transfer's ticket.
+The phone line (IVR) gets a generated IVR_TOKEN, the platform's bearer token.
 
 The web widget gets a generated WIDGET_SECRET, its demo page (WIDGET_DEMO_PAGE=true) and
 the stack's own origin as the allowed one (WIDGET_ALLOWED_ORIGINS).
@@ -354,13 +353,11 @@ def service_specs(
                 **{name: keys[name] for name in WECHAT_SECRETS},
                 "WECHAT_API_BASE": environ.get("WECHAT_API_BASE") or WECHAT_API_DISABLED,
                 "WECHAT_AES_KEY_PREVIOUS": environ.get("WECHAT_AES_KEY_PREVIOUS", ""),
-                # The IVR channel: its token, and the record service for a transfer's ticket.
+                # The IVR channel: its token.
                 **{name: keys[name] for name in IVR_SECRET_NAMES},
                 # Rasa's REST webhook: open here; production mode guards it with its token.
                 "REST_WEBHOOK": environ.get("REST_WEBHOOK") or "open",
                 **{name: keys[name] for name in REST_SECRET_NAMES},
-                "RECORDS_SERVICE_URL": records_url,
-                "RECORDS_TOKEN": keys["RECORDS_TOKEN"],
                 **{name: keys[name] for name in WECOM_SECRETS},
                 "WECOM_API_BASE": environ.get("WECOM_API_BASE") or WECOM_API_DISABLED,
                 "WECOM_STATE_DATABASE_URL": environ.get("WECOM_STATE_DATABASE_URL")

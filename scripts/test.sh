@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The full test suite: lint, types, then every test (unit, service, dialogue, acceptance).
+# Arguments go to pytest: `make test-fast` passes -m "not stack and not slow".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python

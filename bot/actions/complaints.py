@@ -8,6 +8,7 @@ An order is linked only when its owner was verified in this conversation.
 from __future__ import annotations
 
 import re
+from abc import ABC
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -31,6 +32,7 @@ from bot.actions.refunds import local_time
 from bot.actions.service_records import queue_write
 from bot.actions.services import services
 from bot.nlu.normalize import normalize
+from service_common.channel_metadata import ChannelMetadata
 from service_common.tickets import COMPLAINT_PREFIX, new_ticket_id
 
 CATEGORIES = ("product_quality", "service_attitude", "logistics", "system_failure", "merchant", "other")
@@ -54,11 +56,13 @@ _DECLINES_CONTACT = re.compile(
 NO_DESCRIPTION = "（顾客未具体描述）"
 MIN_DESCRIPTION_CHARS = 4
 MAX_DESCRIPTION_CHARS = 2000
-COMPLAINT_RULE = "COMPLAINT-24H"
 COMPLAINT_FORM = "complaint_form"
 # What the record service keeps of a picture, and how many (record_service/validation.py).
 EVIDENCE_FIELDS = ("kind", "channel", "media_id", "url", "received_at")
 MAX_EVIDENCE_ITEMS = 9
+# What the complaint form's questions tell the channel: pictures sent now are evidence
+# (the channel marks them `evidence_for: complaint`, read by `complaint_evidence`).
+WANTS_COMPLAINT_EVIDENCE = ChannelMetadata(evidence_for="complaint")
 
 
 def parse_category(text: str) -> str | None:
@@ -170,7 +174,20 @@ class ValidateComplaintForm(BoundedQuestions, FormValidationAction):
         return {"contact_phone": mobile}  # None: asked again, saying why (action_ask_contact_phone)
 
 
-class ActionAskComplaintDescription(BoundedAsk):
+class ComplaintAsk(BoundedAsk, ABC):
+    """A question of the complaint form: its message tells the channel that the pictures
+    the shopper sends while it is open are evidence for the complaint."""
+
+    async def ask(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict, *, again: bool
+    ) -> None:
+        dispatcher.utter_message(
+            response=self.again_response if again else self.first_response,
+            **WANTS_COMPLAINT_EVIDENCE.message_values(),
+        )
+
+
+class ActionAskComplaintDescription(ComplaintAsk):
     """Asks what happened; the second time with an example."""
 
     slot = "complaint_description"
@@ -181,7 +198,7 @@ class ActionAskComplaintDescription(BoundedAsk):
         return "action_ask_complaint_description"
 
 
-class ActionAskComplaintCategory(BoundedAsk):
+class ActionAskComplaintCategory(ComplaintAsk):
     """Asks which kind of problem; the second time lists the kinds to pick from."""
 
     slot = "complaint_category"
@@ -192,7 +209,7 @@ class ActionAskComplaintCategory(BoundedAsk):
         return "action_ask_complaint_category"
 
 
-class ActionAskContactPhone(BoundedAsk):
+class ActionAskContactPhone(ComplaintAsk):
     """Asks for a contact number; the second time says why, and that "不留" is fine."""
 
     slot = "contact_phone"

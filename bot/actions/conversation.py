@@ -13,6 +13,7 @@ from typing import Any
 from rasa_sdk import Tracker
 
 from bot.nlu.normalize import normalize
+from service_common.channels import IVR_CHANNEL, REST_CHANNEL, WECHAT_CHANNEL, WECOM_CHANNEL, WIDGET_CHANNEL
 
 # Not after a letter: SF1234567890 is a courier's tracking number.
 ORDER_ID_PATTERN = re.compile(r"(?<![A-Za-z\d])(\d{10})(?!\d)")
@@ -21,8 +22,11 @@ FOUR_DIGITS_PATTERN = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 # Channels whose account ids are authenticated by the channel itself (a signed WeChat
 # push, a shop-signed widget token, the telephone network's caller id). The REST webhook
 # is not among them: anyone can put anything in its metadata.
-TRUSTED_ACCOUNT_CHANNELS = frozenset({"wechat", "wecom", "widget", "ivr"})
+TRUSTED_ACCOUNT_CHANNELS = frozenset({WECHAT_CHANNEL, WECOM_CHANNEL, WIDGET_CHANNEL, IVR_CHANNEL})
 TRANSCRIPT_LIMIT = 50
+# Hex digits of an idempotency key: short enough for the services' 100 characters, long
+# enough that two decisions never share one.
+IDEMPOTENCY_KEY_CHARS = 40
 
 
 def conversation_id(tracker: Tracker) -> str:
@@ -32,7 +36,7 @@ def conversation_id(tracker: Tracker) -> str:
 
 def channel_of(tracker: Tracker) -> str:
     """The input channel of the latest message (`rest`, `wechat`, ...)."""
-    return str(tracker.get_latest_input_channel() or "rest")
+    return str(tracker.get_latest_input_channel() or REST_CHANNEL)
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -103,7 +107,7 @@ def idempotency_key(tracker: Tracker, *parts: object) -> str:
     """A key that is the same when the same decision on the same message is retried."""
     message_id = tracker.latest_message.get("message_id") or ""
     raw = "|".join([conversation_id(tracker), str(message_id), *map(str, parts)])
-    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+    return hashlib.sha256(raw.encode()).hexdigest()[:IDEMPOTENCY_KEY_CHARS]
 
 
 def transcript(tracker: Tracker, limit: int = TRANSCRIPT_LIMIT) -> list[dict[str, Any]]:

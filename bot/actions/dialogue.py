@@ -32,6 +32,8 @@ NOT_UNDERSTOOD_INTENT = "nlu_fallback"
 HANDOVER_AFTER_MISUNDERSTOOD = 3
 # How likely a task must be to be offered as a button for a message not understood.
 MEANING_CONFIDENCE = 0.15
+# How many likely tasks "您是想…吗？" offers, so the question stays short.
+MEANINGS_OFFERED = 2
 # Letters or Chinese characters: a message of only punctuation, digits or emoji has none.
 _HAS_WORDS = re.compile(r"[A-Za-z\u4e00-\u9fff]")
 # How an intent is named when the bot asks "您是想…吗？" (a message not understood).
@@ -150,7 +152,7 @@ def likely_meanings(tracker: Tracker) -> list[str]:
         str(entry["name"])
         for entry in ranking
         if entry.get("name") in INTENT_LABELS and float(entry.get("confidence") or 0) >= MEANING_CONFIDENCE
-    ][:2]
+    ][:MEANINGS_OFFERED]
 
 
 class ActionNotUnderstood(Action):
@@ -174,7 +176,8 @@ class ActionNotUnderstood(Action):
             await log_unanswered(tracker, "handed_over")
             order = await verified_order_if_reachable(tracker)
             return events_after_handoff(await hand_off(dispatcher, tracker, "repeated_failure", order=order))
-        if streak % HANDOVER_AFTER_MISUNDERSTOOD == 2:
+        # The last time before the handover: every task as a button, a person first.
+        if streak % HANDOVER_AFTER_MISUNDERSTOOD == HANDOVER_AFTER_MISUNDERSTOOD - 1:
             dispatcher.utter_message(response="utter_ask_rephrase_again")
             await log_unanswered(tracker, "offered_tasks")
             return []
@@ -185,7 +188,8 @@ class ActionNotUnderstood(Action):
             await log_unanswered(tracker, "asked_to_rephrase")
             return []
         if distressed:
-            candidates = ["request_human", *(name for name in candidates if name != "request_human")][:2]
+            others = (name for name in candidates if name != "request_human")
+            candidates = ["request_human", *others][:MEANINGS_OFFERED]
         buttons = [{"title": INTENT_LABELS[name], "payload": f"/{name}"} for name in candidates] + [
             {"title": "都不是", "payload": "/out_of_scope"}
         ]

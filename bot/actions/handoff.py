@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, ConversationPaused, EventType, SlotSet
@@ -29,22 +31,30 @@ from bot.actions.conversation import (
 from bot.actions.http_client import ServiceError
 from bot.actions.order_client import Order
 from bot.actions.ownership import verified_order_if_reachable
-from bot.actions.records_client import NewHandoff
+from bot.actions.records_client import HandoffStatus, NewHandoff
 from bot.actions.service_records import queue_write
 from bot.actions.services import call, services
 from bot.policy import Policy
+from bot.policy.model import HANDOFF_PRIORITY, SERVICE_OPEN, HandoffReason
+from service_common.channel_metadata import ChannelMetadata, HandoffNotice
+from service_common.channels import RELAYED_CHANNELS
 from service_common.pii import mask_phone
 from service_common.tickets import HANDOFF_PREFIX, new_ticket_id
 
 logger = logging.getLogger(__name__)
 
-HANDOFF_RULE = "HANDOFF-PRIORITY"
-# Channels an agent's reply reaches (their output channels deliver outside a bot turn);
-# the desk refuses replies on the others (record_service/desk/workflow.py). The phone line
-# transfers the call; WeCom's own 客服 console would take over there (not wired yet).
-RELAYED_CHANNELS = frozenset({"widget", "wechat"})
+# The most urgent queue priority of HANDOFF-PRIORITY ("1 最优先").
+MOST_URGENT_PRIORITY = 1
+# Tickets at priority 1 or 2 (urgent matters, what is beyond the bot's authority, and a
+# distressed shopper's next level) are told they are expedited (加急). The file ranks
+# reasons but does not say which ranks are "urgent" to the shopper, so the bot does.
+EXPEDITED_MAX_PRIORITY = 2
+# How many of the shopper's latest messages are read for anger or distress.
+DISTRESS_MESSAGES_READ = 3
+# How much of the shopper's last words the agent's summary quotes.
+SUMMARY_QUOTE_CHARS = 200
 # What the shopper's latest intent says about why a person is needed.
-REASON_BY_INTENT = {
+REASON_BY_INTENT: dict[str, HandoffReason] = {
     "request_human": "user_request",
     "request_compensation": "beyond_authority",
     "report_urgent_issue": "urgent",
@@ -66,7 +76,7 @@ INTENT_SUMMARY = {
     "file_complaint": "投诉",
     "check_order_status": "查询订单物流",
 }
-REASON_SUMMARY = {
+REASON_SUMMARY: dict[HandoffReason, str] = {
     "user_request": "顾客主动要求转人工",
     "beyond_authority": "诉求超出机器人权限",
     "repeated_failure": "机器人多次未能理解或核验失败",
@@ -85,16 +95,21 @@ def is_distressed(texts: list[str]) -> bool:
 def shopper_is_distressed(tracker: Tracker) -> bool:
     """Whether the shopper's last three messages show strong anger or distress."""
     shopper_texts = [t["text"] for t in transcript(tracker) if t["role"] == "shopper"]
-    return is_distressed(shopper_texts[-3:])
+    return is_distressed(shopper_texts[-DISTRESS_MESSAGES_READ:])
 
 
-def priority_for(policy: Policy, reason: str, distressed: bool) -> int:
+def priority_for(policy: Policy, reason: HandoffReason, distressed: bool) -> int:
     """The queue priority: the policy's for the reason, one step more urgent if distressed."""
     priority = policy.handoff_priority(reason)
-    return max(1, priority - 1) if distressed else priority
+    return max(MOST_URGENT_PRIORITY, priority - 1) if distressed else priority
 
 
-def summary_for(tracker: Tracker, reason: str, order: Order | None) -> str:
+def expedited(priority: int) -> bool:
+    """Whether the shopper is told the ticket is expedited (加急)."""
+    return priority <= EXPEDITED_MAX_PRIORITY
+
+
+def summary_for(tracker: Tracker, reason: HandoffReason, order: Order | None) -> str:
     """A short Chinese summary for the agent: what the shopper wants, which order, why."""
     wants = next(
         (
@@ -115,7 +130,7 @@ def summary_for(tracker: Tracker, reason: str, order: Order | None) -> str:
         parts.append("订单：未提供")
     # A button or key press arrives as "/intent": quote what the shopper last wrote instead.
     written = [t["text"] for t in transcript(tracker) if t["role"] == "shopper" and t["text"][:1] != "/"]
-    parts.append(f"顾客原话：{(written[-1] if written else '（顾客点选了按钮）')[:200]}")
+    parts.append(f"顾客原话：{(written[-1] if written else '（顾客点选了按钮）')[:SUMMARY_QUOTE_CHARS]}")
     return "；".join(parts)
 
 
@@ -137,6 +152,33 @@ class Handoff:
     agent_waiting: bool = False
 
 
+def handoff_notice(body: Mapping[str, Any], status: HandoffStatus) -> HandoffNotice:
+    """What the shopper's channel is told of a handoff ticket.
+
+    Args:
+        body: The ticket as queued for the record service (a retried action's is the
+            first try's, as the record service keeps it).
+        status: What the shopper is told now: a person now, or a callback.
+    """
+    context = body.get("context")
+    callback_at = body.get("callback_at")
+    order_id = body.get("order_id")
+    return HandoffNotice(
+        ticket_id=str(body["ticket_id"]),
+        status=status,
+        priority=int(body["priority"]),
+        reason=str(body["reason"]),
+        order_id=str(order_id) if order_id is not None else None,
+        summary=str(context["summary"]) if isinstance(context, Mapping) and context.get("summary") else None,
+        # In UTC, as the record service answers it.
+        callback_at=(
+            datetime.fromisoformat(str(callback_at)).astimezone(timezone.utc).isoformat()
+            if callback_at is not None
+            else None
+        ),
+    )
+
+
 async def _agents_online() -> int:
     try:
         return await call(services().records.desk_presence)
@@ -148,7 +190,7 @@ async def _agents_online() -> int:
 async def hand_off(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
-    reason: str,
+    reason: HandoffReason,
     *,
     order: Order | None = None,
     announce: bool = True,
@@ -174,7 +216,8 @@ async def hand_off(
     now = svc.clock()
     priority = priority_for(policy, reason, shopper_is_distressed(tracker))
     hours = policy.service_hours(now)
-    if hours.outcome == "open":
+    status: HandoffStatus
+    if hours.outcome == SERVICE_OPEN:
         status, callback_at = "queued", None
         due_at = now + timedelta(minutes=policy.handoff_response_minutes(priority))
     else:
@@ -197,7 +240,7 @@ async def hand_off(
         status=status,
         due_at=due_at,
         callback_at=callback_at,
-        rule=HANDOFF_RULE,
+        rule=HANDOFF_PRIORITY,
         context={
             "summary": summary_for(tracker, reason, order),
             "transcript": transcript(tracker),
@@ -217,6 +260,9 @@ async def hand_off(
         dispatcher.utter_message(response="utter_handoff_unavailable")
         return Handoff(stored=False)
     ticket_id = str(queued.body["ticket_id"])  # a retried action tells the first try's number
+    # The channel learns of the ticket from the message that announces it (the phone line
+    # puts the call through with it): no second read of the record service.
+    told_channel = ChannelMetadata(handoff=handoff_notice(queued.body, status)).message_values()
     relayed = channel_of(tracker) in RELAYED_CHANNELS
     agent_waiting = status == "queued" and relayed and await _agents_online() > 0
     if status == "callback_scheduled":
@@ -226,17 +272,20 @@ async def hand_off(
             open_at=hours.facts["open_at"],
             close_at=hours.facts["close_at"],
             callback_at=_beijing(callback_at or now, policy),
+            **told_channel,
         )
     elif announce and relayed and not agent_waiting:
         dispatcher.utter_message(
             response="utter_handoff_no_agent_online",
             ticket_id=ticket_id,
             due_at=_beijing(due_at, policy),
+            **told_channel,
         )
     elif announce:
         dispatcher.utter_message(
-            response="utter_handoff_queued_urgent" if priority <= 2 else "utter_handoff_queued",
+            response="utter_handoff_queued_urgent" if expedited(priority) else "utter_handoff_queued",
             ticket_id=ticket_id,
+            **told_channel,
         )
     return Handoff(stored=True, agent_waiting=agent_waiting)
 

@@ -42,7 +42,13 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 ClientT = TypeVar("ClientT", bound="JsonApiClient")
 
+# How much of a service's error answer is kept for logs and exceptions.
+_MAX_ERROR_CODE_CHARS = 64
 _MAX_ERROR_MESSAGE_CHARS = 300
+# Connection pools (one per host) and connections kept in each: actions call a client from
+# several threads at once (asyncio.to_thread).
+_POOLED_HOSTS = 4
+_POOLED_CONNECTIONS_PER_HOST = 16
 
 
 class ServiceError(Exception):
@@ -215,7 +221,9 @@ class JsonApiClient:
     def _new_session() -> requests.Session:
         session = requests.Session()
         # Retries are ours (only for calls safe to repeat); urllib3 must not add its own.
-        adapter = HTTPAdapter(max_retries=0, pool_connections=4, pool_maxsize=16)
+        adapter = HTTPAdapter(
+            max_retries=0, pool_connections=_POOLED_HOSTS, pool_maxsize=_POOLED_CONNECTIONS_PER_HOST
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
@@ -373,7 +381,7 @@ def _error_of(response: requests.Response) -> tuple[str, str]:
         error = response.json().get("error")
         code, message = error.get("code"), error.get("message", "")
         if isinstance(code, str) and code and isinstance(message, str):
-            return code[:64], mask_personal_data(message[:_MAX_ERROR_MESSAGE_CHARS])
+            return code[:_MAX_ERROR_CODE_CHARS], mask_personal_data(message[:_MAX_ERROR_MESSAGE_CHARS])
     except (ValueError, AttributeError):
         pass
     return f"http_{response.status_code}", ""

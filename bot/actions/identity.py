@@ -25,13 +25,15 @@ from bot.actions.ownership import fetch_order, is_verified
 from bot.actions.prompts import BoundedAsk, BoundedQuestions, count_restarted
 from bot.actions.service_records import write_record
 from bot.actions.services import call, services
+from bot.policy.model import IDENTITY_VERIFY
 
-IDENTITY_RULE = "IDENTITY-VERIFY"
 ORDER_SLOTS = ["order_id", "phone_last4"]
 # Slots a form ends with when it cannot go on (identity locked, a service down).
 ABORTED = {"form_aborted": True, "requested_slot": None}
 # How many of a known shopper's latest orders are offered when asking which order.
 RECENT_ORDERS_OFFERED = 3
+# How many item names a recent order's button shows before "等".
+ITEM_NAMES_SHOWN = 2
 # The order system's account kind for a phone number: the phone line's caller id.
 CALLER_ID_ACCOUNT = "phone"
 
@@ -102,7 +104,7 @@ class OrderFormValidation(BoundedQuestions, FormValidationAction, ABC):
                 "identity_check",
                 order_id=order_id,
                 outcome="verified",
-                rule=IDENTITY_RULE,
+                rule=IDENTITY_VERIFY,
                 details={"method": verification_method(owner_account)},
             ):
                 return await self._service_failed(dispatcher, tracker)
@@ -137,7 +139,7 @@ class OrderFormValidation(BoundedQuestions, FormValidationAction, ABC):
                 "identity_check",
                 order_id=order_id,
                 outcome="verified",
-                rule=IDENTITY_RULE,
+                rule=IDENTITY_VERIFY,
                 details={"method": "phone_last4"},
             ):
                 return await self._service_failed(dispatcher, tracker)
@@ -150,7 +152,7 @@ class OrderFormValidation(BoundedQuestions, FormValidationAction, ABC):
             "identity_check",
             order_id=order_id,
             outcome="failed",
-            rule=IDENTITY_RULE,
+            rule=IDENTITY_VERIFY,
             details={"method": "phone_last4", "attempt": failures, "locked": locked},
         ):
             return await self._service_failed(dispatcher, tracker)
@@ -190,7 +192,8 @@ class OrderFormValidation(BoundedQuestions, FormValidationAction, ABC):
 
 def recent_order_button(order: OrderSummary) -> dict[str, str]:
     """A button that answers "which order?" with this order's number."""
-    names = "、".join(order.item_names[:2]) + ("等" if len(order.item_names) > 2 else "")
+    shown = order.item_names[:ITEM_NAMES_SHOWN]
+    names = "、".join(shown) + ("等" if len(order.item_names) > ITEM_NAMES_SHOWN else "")
     day = f" · {order.paid_at.month}月{order.paid_at.day}日" if order.paid_at else ""
     return {"title": f"{order.order_id} · {names}{day}", "payload": order.order_id}
 

@@ -30,6 +30,8 @@ from bot.actions.settings import ActionSettings
 from service_common.breaker import CircuitBreaker
 
 WriteKind = Literal["record", "complaint", "handoff"]
+# The statuses a handoff is opened in; the desk moves it on (assigned, resolved).
+HandoffStatus = Literal["queued", "callback_scheduled"]
 WRITE_PATHS: Mapping[WriteKind, str] = {
     "record": "/api/records",
     "complaint": "/api/complaints",
@@ -210,7 +212,7 @@ class NewHandoff:
     order_id: str | None
     reason: str
     priority: int
-    status: str
+    status: HandoffStatus
     due_at: datetime | str
     callback_at: datetime | str | None
     rule: str | None

@@ -21,6 +21,7 @@ from bot.actions.ownership import verified_order
 from bot.actions.service_records import write_decision
 from bot.actions.services import services
 from bot.policy import Policy
+from bot.policy.model import REFUND_COMPLETED, REFUND_NONE, REFUND_OVERDUE
 
 PAYMENT_METHOD_NAMES = {
     "wechat_pay": "微信支付账户",
@@ -57,7 +58,7 @@ async def tell_refund_status(dispatcher: CollectingDispatcher, tracker: Tracker,
         dispatcher.utter_message(response="utter_records_unavailable")
         return
     facts = decision.facts
-    if refund is None or decision.outcome == "none":
+    if refund is None or decision.outcome == REFUND_NONE:
         dispatcher.utter_message(response="utter_refund_none", order_id=order.order_id)
         return
     arrival = local_time(facts.get("expected_arrival"), svc.policy, with_time=False)
@@ -67,10 +68,10 @@ async def tell_refund_status(dispatcher: CollectingDispatcher, tracker: Tracker,
         "method": PAYMENT_METHOD_NAMES.get(refund.method, refund.method),
         "arrival_note": f"预计最晚 {arrival} 到账。" if arrival else "",
     }
-    if decision.outcome == "completed":
+    if decision.outcome == REFUND_COMPLETED:
         completed = local_time(facts.get("completed_at"), svc.policy, with_time=False)
         dispatcher.utter_message(response="utter_refund_completed", completed_on=completed, **common)
-    elif decision.outcome == "overdue":
+    elif decision.outcome == REFUND_OVERDUE:
         dispatcher.utter_message(
             response="utter_refund_overdue",
             order_id=order.order_id,

@@ -28,6 +28,7 @@ from bot.actions.service_records import write_decision
 from bot.actions.services import call, services
 from bot.nlu.normalize import normalize
 from bot.policy import Decision
+from bot.policy.model import ELIGIBLE, NOT_DELIVERED, NOT_INTACT, QUALITY_ISSUE, WINDOW_EXPIRED
 
 # "没穿过", "还没拆", "未激活", "没剪吊牌", "没有破损": a use or damage that did NOT happen,
 # which speaks for intact goods.
@@ -50,6 +51,8 @@ EXCLUSION_NAMES = {
     "confirmed_non_returnable": "下单时已确认“不支持七天无理由退货”的商品",
 }
 REMEDY_NAMES = {"return": "退货", "exchange": "换货", "repair": "维修"}
+# The date part of an ISO date or time: "2024-12-06" of "2024-12-06T10:00:00+08:00".
+ISO_DATE_CHARS = len("2024-12-06")
 
 
 def parse_intact(text: str) -> bool | None:
@@ -98,7 +101,7 @@ def month_day(iso_date: str | None) -> str:
     """An ISO date (or time) as the shopper reads a day: "12月6日"; empty when unknown."""
     if not iso_date:
         return ""
-    day = date.fromisoformat(iso_date[:10])
+    day = date.fromisoformat(iso_date[:ISO_DATE_CHARS])
     return f"{day.month}月{day.day}日"
 
 
@@ -239,8 +242,8 @@ class ActionCheckReturnEligibility(Action):
         deadline = month_day(facts.get("deadline"))
         common = {"order_id": order.order_id, "item_name": item.name, "deadline": deadline}
         payer = "商家" if facts.get("shipping_paid_by") == "merchant" else "您"
-        if decision.outcome == "eligible":
-            if decision.reason == "quality_issue":
+        if decision.outcome == ELIGIBLE:
+            if decision.reason == QUALITY_ISSUE:
                 remedies = "、".join(REMEDY_NAMES[r] for r in facts.get("remedies", []))
                 dispatcher.utter_message(
                     response="utter_return_eligible_quality", remedies=remedies, **common
@@ -252,7 +255,7 @@ class ActionCheckReturnEligibility(Action):
             dispatcher.utter_message(response="utter_return_eligible", shipping_payer=payer, **common)
             return True
         reason = decision.reason
-        if reason == "not_delivered":
+        if reason == NOT_DELIVERED:
             shipped = order.status == "shipped"
             dispatcher.utter_message(
                 response="utter_return_not_delivered_shipped"
@@ -260,13 +263,13 @@ class ActionCheckReturnEligibility(Action):
                 else "utter_return_not_delivered_unshipped",
                 order_id=order.order_id,
             )
-        elif reason == "window_expired":
+        elif reason == WINDOW_EXPIRED:
             dispatcher.utter_message(
                 response="utter_return_not_eligible_window",
                 signed_on=month_day(facts.get("signed_on")),
                 **common,
             )
-        elif reason == "not_intact":
+        elif reason == NOT_INTACT:
             dispatcher.utter_message(response="utter_return_not_eligible_not_intact")
         else:
             dispatcher.utter_message(

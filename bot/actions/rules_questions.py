@@ -20,6 +20,7 @@ from bot.actions.ownership import verified_order_if_reachable
 from bot.actions.prompts import active_form
 from bot.actions.returns import EXCLUSION_NAMES, chosen_item, evaluate, month_day
 from bot.nlu.normalize import normalize
+from bot.policy.model import NOT_DELIVERED, NOT_ELIGIBLE, NOT_INTACT, QUALITY_ISSUE, WINDOW_EXPIRED
 
 # The topic of a rules question, by its words; checked in this order ("快递费谁出" is
 # about who pays, not about the courier).
@@ -35,9 +36,9 @@ TOPIC_RESPONSES = {
 }
 # Why an order's item cannot be returned without a reason, as the answer's clause says it.
 NOT_ELIGIBLE_WHY = {
-    "window_expired": "签收已经超过 7 天",
-    "not_delivered": "还没有签收",
-    "not_intact": "商品已经不完好",
+    WINDOW_EXPIRED: "签收已经超过 7 天",
+    NOT_DELIVERED: "还没有签收",
+    NOT_INTACT: "商品已经不完好",
 }
 
 
@@ -78,10 +79,10 @@ class ActionAnswerRulesQuestion(Action):
         intact = tracker.get_slot("item_intact") in (None, "yes")
         decision = evaluate(order, item, tracker, intact)
         common = {"order_id": order.order_id, "item_name": item.name}
-        if decision.reason == "quality_issue":
+        if decision.reason == QUALITY_ISSUE:
             dispatcher.utter_message(response="utter_rules_for_order_quality", **common)
             return True
-        if decision.outcome == "not_eligible":
+        if decision.outcome == NOT_ELIGIBLE:
             reason = str(decision.reason)
             exclusion = EXCLUSION_NAMES.get(reason, "不适用无理由退货的商品")
             why = NOT_ELIGIBLE_WHY.get(reason) or f"属于{exclusion}"

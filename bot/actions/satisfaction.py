@@ -8,19 +8,19 @@ other answer ends the question politely, unrated. The rating is a `satisfaction`
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Final
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from bot.actions.service_records import write_record
+from bot.actions.service_records import SatisfactionOutcome, write_record
 from bot.nlu.normalize import normalize
 
 SATISFACTION_FORM = "satisfaction_form"
 RATING_SLOT = "satisfaction_rating"
-NOT_RATED = "not_rated"
+NOT_RATED: Final[SatisfactionOutcome] = "not_rated"
 # Words for a rating, most specific first ("非常不满意" before "不满意" before "满意").
 RATING_WORDS = (
     (1, re.compile(r"非常不满意|很不满意|太差|很差|极差")),

@@ -10,7 +10,7 @@ cannot keep (its database is gone) is not announced.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 from rasa_sdk import Tracker
 from sqlalchemy.exc import SQLAlchemyError
@@ -20,8 +20,18 @@ from bot.actions.outbox import QueuedWrite
 from bot.actions.records_client import ServiceRecord, WriteKind
 from bot.actions.services import call, services
 from bot.policy import Decision
+from bot.policy.model import DecisionOutcome, RuleId
 
 logger = logging.getLogger(__name__)
+
+# The kinds of service record the bot writes itself (a complaint's and a handoff's come
+# with their tickets), and their outcomes (../shared/acceptance/README.md).
+RecordKind = Literal["identity_check", "return_eligibility", "refund_status", "satisfaction", "unanswered"]
+IdentityCheckOutcome = Literal["verified", "failed"]
+SatisfactionOutcome = Literal["rated", "not_rated"]
+# What the bot did with a message it could not answer (bot.actions.unanswered).
+UnansweredOutcome = Literal["asked_to_rephrase", "offered_tasks", "handed_over", "answered_out_of_scope"]
+RecordOutcome = Literal[IdentityCheckOutcome, SatisfactionOutcome, UnansweredOutcome, DecisionOutcome]
 
 
 async def queue_write(
@@ -51,11 +61,11 @@ async def queue_write(
 
 async def write_record(
     tracker: Tracker,
-    kind: str,
+    kind: RecordKind,
     *,
     order_id: str | None,
-    outcome: str,
-    rule: str | None,
+    outcome: RecordOutcome,
+    rule: RuleId | None,
     details: dict[str, Any],
 ) -> bool:
     """Writes one service record for this conversation; True once it is kept.
@@ -77,7 +87,9 @@ async def write_record(
     return await queue_write("record", record.to_json(), key, conversation) is not None
 
 
-async def write_decision(tracker: Tracker, kind: str, order_id: str | None, decision: Decision) -> bool:
+async def write_decision(
+    tracker: Tracker, kind: RecordKind, order_id: str | None, decision: Decision
+) -> bool:
     """Writes a policy decision as a record: its outcome, rule and facts."""
     return await write_record(
         tracker,

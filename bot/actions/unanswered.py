@@ -8,26 +8,23 @@ intent, and `make export-review` turns the reviews into training data (002 §7.1
 
 from __future__ import annotations
 
-from typing import Literal
-
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.conversation import latest_text
-from bot.actions.service_records import write_record
+from bot.actions.service_records import UnansweredOutcome, write_record
 from service_common.pii import mask_personal_data
 
-UNANSWERED_KIND = "unanswered"
-# What the bot did with a message it could not answer (the record's outcome).
-NextStep = Literal["asked_to_rephrase", "offered_tasks", "handed_over", "answered_out_of_scope"]
 # The ranking kept with a message: enough to see what the NLU hesitated between.
 RANKING_KEPT = 5
+# Decimals of a confidence kept: enough to compare two intents, no float noise.
+CONFIDENCE_DECIMALS = 4
 MAX_TEXT_CHARS = 500
 
 
-async def log_unanswered(tracker: Tracker, next_step: NextStep) -> bool:
+async def log_unanswered(tracker: Tracker, next_step: UnansweredOutcome) -> bool:
     """Writes the shopper's latest message to the unanswered-question log.
 
     A button's payload ("/out_of_scope") is not the shopper's words and is not logged.
@@ -40,12 +37,15 @@ async def log_unanswered(tracker: Tracker, next_step: NextStep) -> bool:
         return False
     message = tracker.latest_message
     ranking = [
-        {"name": str(entry.get("name")), "confidence": round(float(entry.get("confidence") or 0), 4)}
+        {
+            "name": str(entry.get("name")),
+            "confidence": round(float(entry.get("confidence") or 0), CONFIDENCE_DECIMALS),
+        }
         for entry in (message.get("intent_ranking") or [])[:RANKING_KEPT]
     ]
     return await write_record(
         tracker,
-        UNANSWERED_KIND,
+        "unanswered",
         order_id=None,
         outcome=next_step,
         rule=None,

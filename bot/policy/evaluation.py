@@ -27,7 +27,10 @@ from bot.policy.model import (
     EXCLUSION_RULE_FLAGS,
     HANDOFF_REASONS,
     NEEDS_INFO,
+    NOT_DELIVERED,
     NOT_ELIGIBLE,
+    NOT_INTACT,
+    QUALITY_ISSUE,
     QUALITY_RETURN,
     REFUND_COMPLETED,
     REFUND_DEADLINE,
@@ -44,12 +47,17 @@ from bot.policy.model import (
     SERVICE_HOURS,
     SERVICE_OPEN,
     SHIPPING_PAYER,
+    WINDOW_EXPIRED,
     WITHIN_AUTHORITY,
+    WITHIN_WINDOW,
+    AuthorityKind,
     Decision,
+    HandoffReason,
     ItemLike,
     OrderLike,
     PolicySettings,
     RefundLike,
+    RuleId,
     RuleInfo,
 )
 from service_common.workdays import WorkingDayCalendar
@@ -167,7 +175,7 @@ class Policy:
         now: datetime,
         intact: bool | None,
         quality_issue: bool,
-        window_rule: str,
+        window_rule: RuleId,
         window_days: int,
     ) -> Decision:
         _require_aware(now, "now")
@@ -185,14 +193,14 @@ class Policy:
         deadline = signed_on + timedelta(days=window_days)
         facts = {**base, "deadline": deadline.isoformat()}
         if today > deadline:
-            return Decision(window_rule, NOT_ELIGIBLE, "window_expired", facts)
+            return Decision(window_rule, NOT_ELIGIBLE, WINDOW_EXPIRED, facts)
         if self.settings.intact_required:
             if intact is None:
                 return Decision(RET_INTACT, NEEDS_INFO, None, {**facts, "missing": ["intact"]})
             if not intact:
-                return Decision(RET_INTACT, NOT_ELIGIBLE, "not_intact", facts)
+                return Decision(RET_INTACT, NOT_ELIGIBLE, NOT_INTACT, facts)
         return Decision(
-            window_rule, ELIGIBLE, "within_window", {**facts, **self._return_shipping(order)}
+            window_rule, ELIGIBLE, WITHIN_WINDOW, {**facts, **self._return_shipping(order)}
         )
 
     def _quality_decision(self, signed_on: date, today: date, base: dict[str, Any]) -> Decision:
@@ -205,7 +213,7 @@ class Policy:
             "return_deadline": return_deadline.isoformat(),
         }
         if today > deadline:
-            return Decision(QUALITY_RETURN, NOT_ELIGIBLE, "window_expired", facts)
+            return Decision(QUALITY_RETURN, NOT_ELIGIBLE, WINDOW_EXPIRED, facts)
         remedies = ["exchange", "repair"]
         if today <= return_deadline:
             remedies.insert(0, "return")
@@ -216,7 +224,7 @@ class Policy:
             shipping_basis="quality_issue",
             shipping_rule=QUALITY_RETURN,
         )
-        return Decision(QUALITY_RETURN, ELIGIBLE, "quality_issue", facts)
+        return Decision(QUALITY_RETURN, ELIGIBLE, QUALITY_ISSUE, facts)
 
     def _exclusion(self, item: ItemLike, base: dict[str, Any]) -> Decision | None:
         for rule_id, flag in EXCLUSION_RULE_FLAGS.items():
@@ -353,7 +361,7 @@ class Policy:
         }
         return Decision(COMPLAINT_24H, COMPLAINT_CREATED, None, facts)
 
-    def authority(self, *, kind: str, amount: Decimal | None) -> Decision:
+    def authority(self, *, kind: AuthorityKind, amount: Decimal | None) -> Decision:
         """Tells whether the bot may grant ``amount`` alone or must hand over.
 
         Args:
@@ -416,7 +424,7 @@ class Policy:
         facts["outside_hours"] = hours.outside_hours
         return Decision(SERVICE_HOURS, SERVICE_CLOSED, None, facts)
 
-    def handoff_priority(self, reason: str) -> int:
+    def handoff_priority(self, reason: HandoffReason) -> int:
         """Queue priority of a handoff to a person; 1 is the most urgent.
 
         Args:
@@ -459,7 +467,7 @@ def _not_delivered(order: OrderLike, base: dict[str, Any]) -> Decision:
         "paid": ["cancel_order"],
     }
     facts = {**base, "order_status": order.status, "options": options.get(order.status, [])}
-    return Decision(RET_NOT_DELIVERED, NOT_ELIGIBLE, "not_delivered", facts)
+    return Decision(RET_NOT_DELIVERED, NOT_ELIGIBLE, NOT_DELIVERED, facts)
 
 
 def _require_aware(moment: datetime, what: str) -> None:

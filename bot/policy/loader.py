@@ -13,7 +13,7 @@ from dataclasses import replace
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -44,6 +44,7 @@ from bot.policy.model import (
     URGENT_HANDOFF_MAX_MINUTES,
     AuthoritySettings,
     ComplaintSettings,
+    HandoffReason,
     PolicyError,
     PolicySettings,
     QualitySettings,
@@ -130,13 +131,16 @@ class _Fields(FieldReader):
     )
 
 
-def _choice(fields: _Fields, name: str, choices: Iterable[str]) -> str:
+_Choice = TypeVar("_Choice", bound=str)
+
+
+def _choice(fields: _Fields, name: str, choices: Iterable[_Choice]) -> _Choice:
     # Not FieldReader.choice, which strips text: the file names the action exactly as listed.
     value = fields.value(name)
     options = tuple(choices)
     if value not in options:
         raise fields.fail(name, f"{value!r} is not one of {', '.join(options)}")
-    return str(value)
+    return options[options.index(value)]
 
 
 def _money(fields: _Fields, name: str) -> Decimal:
@@ -363,7 +367,7 @@ def _service_hours(fields: _Fields) -> ServiceHoursSettings:
     )
 
 
-def _handoff_priorities(fields: _Fields) -> dict[str, int]:
+def _handoff_priorities(fields: _Fields) -> dict[HandoffReason, int]:
     priorities_fields = fields.child("priorities", HANDOFF_REASONS)
     priorities = {
         reason: priorities_fields.integer(reason, minimum=1) for reason in HANDOFF_REASONS
@@ -377,7 +381,9 @@ def _handoff_priorities(fields: _Fields) -> dict[str, int]:
     return priorities
 
 
-def _handoff_response_minutes(fields: _Fields, priorities: Mapping[str, int]) -> dict[int, int]:
+def _handoff_response_minutes(
+    fields: _Fields, priorities: Mapping[HandoffReason, int]
+) -> dict[int, int]:
     path = fields.key_path("response_minutes")
     raw = fields.value("response_minutes")
     if not isinstance(raw, Mapping):

@@ -15,32 +15,57 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Final, Literal, NewType, Protocol, get_args
 
-# Rule ids. Decisions cite them and service records store them: never rename one.
-RET_7D_WINDOW = "RET-7D-WINDOW"
-RET_NOT_DELIVERED = "RET-NOT-DELIVERED"
-RET_EXCL_CUSTOMIZED = "RET-EXCL-CUSTOMIZED"
-RET_EXCL_PERISHABLE = "RET-EXCL-PERISHABLE"
-RET_EXCL_DIGITAL = "RET-EXCL-DIGITAL"
-RET_EXCL_PERIODICAL = "RET-EXCL-PERIODICAL"
-RET_EXCL_CONFIRMED = "RET-EXCL-CONFIRMED"
-RET_INTACT = "RET-INTACT"
-QUALITY_RETURN = "QUALITY-RETURN"
-EXCHANGE_NON_QUALITY = "EXCHANGE-NON-QUALITY"
-SHIPPING_PAYER = "SHIPPING-PAYER"
-REFUND_DEADLINE = "REFUND-DEADLINE"
-COMPLAINT_24H = "COMPLAINT-24H"
-AUTHORITY_LIMIT = "AUTHORITY-LIMIT"
-SERVICE_HOURS = "SERVICE-HOURS"
-IDENTITY_VERIFY = "IDENTITY-VERIFY"
-HANDOFF_PRIORITY = "HANDOFF-PRIORITY"
+# Rule ids, each written once here. Decisions cite them and service records store them:
+# never rename one. A `RuleId` is only made here, so a signature typed `RuleId` takes
+# these constants and mypy refuses a rule id written out anywhere else.
+RuleId = NewType("RuleId", str)
+RET_7D_WINDOW = RuleId("RET-7D-WINDOW")
+RET_NOT_DELIVERED = RuleId("RET-NOT-DELIVERED")
+RET_EXCL_CUSTOMIZED = RuleId("RET-EXCL-CUSTOMIZED")
+RET_EXCL_PERISHABLE = RuleId("RET-EXCL-PERISHABLE")
+RET_EXCL_DIGITAL = RuleId("RET-EXCL-DIGITAL")
+RET_EXCL_PERIODICAL = RuleId("RET-EXCL-PERIODICAL")
+RET_EXCL_CONFIRMED = RuleId("RET-EXCL-CONFIRMED")
+RET_INTACT = RuleId("RET-INTACT")
+QUALITY_RETURN = RuleId("QUALITY-RETURN")
+EXCHANGE_NON_QUALITY = RuleId("EXCHANGE-NON-QUALITY")
+SHIPPING_PAYER = RuleId("SHIPPING-PAYER")
+REFUND_DEADLINE = RuleId("REFUND-DEADLINE")
+COMPLAINT_24H = RuleId("COMPLAINT-24H")
+AUTHORITY_LIMIT = RuleId("AUTHORITY-LIMIT")
+SERVICE_HOURS = RuleId("SERVICE-HOURS")
+IDENTITY_VERIFY = RuleId("IDENTITY-VERIFY")
+HANDOFF_PRIORITY = RuleId("HANDOFF-PRIORITY")
+# Every rule the engine knows: the policy file must hold exactly these (tests check it).
+RULE_IDS: frozenset[RuleId] = frozenset(
+    {
+        RET_7D_WINDOW,
+        RET_NOT_DELIVERED,
+        RET_EXCL_CUSTOMIZED,
+        RET_EXCL_PERISHABLE,
+        RET_EXCL_DIGITAL,
+        RET_EXCL_PERIODICAL,
+        RET_EXCL_CONFIRMED,
+        RET_INTACT,
+        QUALITY_RETURN,
+        EXCHANGE_NON_QUALITY,
+        SHIPPING_PAYER,
+        REFUND_DEADLINE,
+        COMPLAINT_24H,
+        AUTHORITY_LIMIT,
+        SERVICE_HOURS,
+        IDENTITY_VERIFY,
+        HANDOFF_PRIORITY,
+    }
+)
 # 004 §3.1: urgent matters (account security, payment anomalies) start within 5 minutes.
 URGENT_HANDOFF_MAX_MINUTES = 5
 
 # Exclusion rules in the order they are checked, with the order-system item flag each
 # one matches. The flag doubles as the record-contract reason code.
-EXCLUSION_RULE_FLAGS: Mapping[str, str] = {
+EXCLUSION_RULE_FLAGS: Mapping[RuleId, str] = {
     RET_EXCL_CUSTOMIZED: "customized",
     RET_EXCL_PERISHABLE: "perishable",
     RET_EXCL_DIGITAL: "digital_download",
@@ -49,20 +74,36 @@ EXCLUSION_RULE_FLAGS: Mapping[str, str] = {
 }
 ITEM_FLAGS = frozenset(EXCLUSION_RULE_FLAGS.values())
 
-# Record-contract vocabulary (../shared/acceptance/README.md).
-ELIGIBLE = "eligible"
-NOT_ELIGIBLE = "not_eligible"
-NEEDS_INFO = "needs_info"
-REFUND_COMPLETED = "completed"
-REFUND_ON_TIME = "on_time"
-REFUND_OVERDUE = "overdue"
-REFUND_NONE = "none"
-COMPLAINT_CREATED = "created"
-WITHIN_AUTHORITY = "within_authority"
-BEYOND_AUTHORITY = "beyond_authority"
-SERVICE_OPEN = "open"
-SERVICE_CLOSED = "closed"
-HANDOFF_REASONS = (
+# Record-contract vocabulary (../shared/acceptance/README.md). Each closed set is a
+# `Literal`, so mypy refuses a value outside it; the constants are checked against theirs.
+# The outcome of a return or exchange decision.
+ItemOutcome = Literal["eligible", "not_eligible", "needs_info"]
+ELIGIBLE: Final[ItemOutcome] = "eligible"
+NOT_ELIGIBLE: Final[ItemOutcome] = "not_eligible"
+NEEDS_INFO: Final[ItemOutcome] = "needs_info"
+# Reason codes of return and exchange decisions besides the exclusions' item flags.
+WITHIN_WINDOW = "within_window"
+QUALITY_ISSUE = "quality_issue"
+WINDOW_EXPIRED = "window_expired"
+NOT_INTACT = "not_intact"
+NOT_DELIVERED = "not_delivered"
+RefundOutcome = Literal["completed", "on_time", "overdue", "none"]
+REFUND_COMPLETED: Final[RefundOutcome] = "completed"
+REFUND_ON_TIME: Final[RefundOutcome] = "on_time"
+REFUND_OVERDUE: Final[RefundOutcome] = "overdue"
+REFUND_NONE: Final[RefundOutcome] = "none"
+ComplaintOutcome = Literal["created"]
+COMPLAINT_CREATED: Final[ComplaintOutcome] = "created"
+AuthorityOutcome = Literal["within_authority", "beyond_authority"]
+WITHIN_AUTHORITY: Final[AuthorityOutcome] = "within_authority"
+BEYOND_AUTHORITY: Final[AuthorityOutcome] = "beyond_authority"
+ServiceHoursOutcome = Literal["open", "closed"]
+SERVICE_OPEN: Final[ServiceHoursOutcome] = "open"
+SERVICE_CLOSED: Final[ServiceHoursOutcome] = "closed"
+# What a decision can conclude, whichever question it answers.
+DecisionOutcome = Literal[ItemOutcome, RefundOutcome, ComplaintOutcome, AuthorityOutcome, ServiceHoursOutcome]
+# Why a conversation goes to a person, in the order of the file's priorities.
+HandoffReason = Literal[
     "urgent",
     "beyond_authority",
     "overdue_refund",
@@ -70,9 +111,12 @@ HANDOFF_REASONS = (
     "system_error",
     "user_request",
     "other",
-)
-AUTHORITY_KINDS = ("refund", "compensation")
-OUTSIDE_HOURS_ACTIONS = ("callback",)
+]
+HANDOFF_REASONS: tuple[HandoffReason, ...] = get_args(HandoffReason)
+AuthorityKind = Literal["refund", "compensation"]
+AUTHORITY_KINDS: tuple[AuthorityKind, ...] = get_args(AuthorityKind)
+OutsideHoursAction = Literal["callback"]
+OUTSIDE_HOURS_ACTIONS: tuple[OutsideHoursAction, ...] = get_args(OutsideHoursAction)
 
 # Order-system statuses (order_system/openapi.yaml).
 DELIVERED_ORDER_STATUSES = frozenset({"delivered", "closed"})
@@ -105,8 +149,8 @@ class Decision:
             strings).
     """
 
-    rule: str
-    outcome: str
+    rule: RuleId
+    outcome: DecisionOutcome
     reason: str | None
     facts: Mapping[str, Any]
 
@@ -241,7 +285,7 @@ class ServiceHoursSettings:
 
     open_at: time
     close_at: time
-    outside_hours: str
+    outside_hours: OutsideHoursAction
 
 
 @dataclass(frozen=True)
@@ -249,7 +293,7 @@ class PolicySettings:
     """Every number of the policy file, validated."""
 
     return_window_days: int
-    exclusions_enforced: Mapping[str, bool]
+    exclusions_enforced: Mapping[RuleId, bool]
     intact_required: bool
     quality: QualitySettings
     exchange_window_days: int
@@ -259,6 +303,6 @@ class PolicySettings:
     authority: AuthoritySettings
     service_hours: ServiceHoursSettings
     max_identity_attempts: int
-    handoff_priorities: Mapping[str, int]
+    handoff_priorities: Mapping[HandoffReason, int]
     handoff_response_minutes: Mapping[int, int]
     handoff_other_response_minutes: int

@@ -12,8 +12,8 @@ when it is the order's phone.
 Modules: `settings` (credentials.yml), `protocol` (the JSON, pure), `inbound` (what a
 turn means: keys, confirmation of digits heard with low confidence), `render` (speakable
 answers), `calls` (per-call memory, in the channels' shared state so that any Rasa
-process answers any turn), `tickets` (handoff context from the record service), `channel`
-(the Rasa input and output channels).
+process answers any turn), `channel` (the Rasa input and output channels; a transfer's
+handoff context comes with the bot's message, `service_common/channel_metadata.py`).
 """
 
 from channels.ivr.channel import IvrInput, IvrOutput

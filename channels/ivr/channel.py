@@ -5,15 +5,14 @@ the JSON both ways is in `channels/ivr/README.md`). The protocol is in `protocol
 what a turn means in `inbound.py`, the speakable answer in `render.py`, the per-call
 memory in `calls.py` (in the channels' shared state: any Rasa process can answer any turn).
 
-How the channel knows the bot handed the call over, or ended it: the output channel
-receives each bot message with the name of the domain response it was made from
-(Rasa's `utter_action`) and the values the action filled in (`ticket_id`).
-`bot/actions/handoff.py` says `utter_handoff_queued(_urgent)` or `utter_handoff_callback`
-only after the handoff ticket and its `handoff` record are stored, and the goodbye rule
-says `utter_goodbye`; so the turn itself tells, with no second read and no race. The
-ticket's reason, priority and summary (what the agent sees) are then read from the
-record service, the ticket's home, by its number. The tracker store is not used: it
-holds the same bot messages but not the ticket's content.
+How the channel knows the bot handed the call over: the message announcing a handoff
+carries the ticket in its channel metadata (`service_common/channel_metadata.py`):
+number, status (`queued`: transfer; `callback_scheduled`: hang up, a person calls back),
+priority, reason, order and the agent's summary. `bot/actions/handoff.py` says it only
+after the ticket is queued for the record service, so the turn itself tells, with no
+read of the record service or of the tracker store, and no race. The goodbye is a domain
+response said by a rule (no action to add metadata), so it is known by its name,
+`utter_goodbye` (Rasa's `utter_action`).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -56,15 +55,14 @@ from channels.ivr.protocol import (
 )
 from channels.ivr.render import OPTION_RESPONSE, OPTIONS_RESPONSE, BotMessage, speakable, turn_speech
 from channels.ivr.settings import IvrConfigError, IvrSettings
-from channels.ivr.tickets import HandoffTickets
+from service_common.channel_metadata import HandoffNotice
+from service_common.channels import IVR_CHANNEL
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_NAME = "ivr"
+CHANNEL_NAME = IVR_CHANNEL
 # The order system's account kind for a phone number (every customer's phone is one).
 PHONE_ACCOUNT = "phone"
-TRANSFER_RESPONSES = frozenset({"utter_handoff_queued", "utter_handoff_queued_urgent"})
-CALLBACK_RESPONSE = "utter_handoff_callback"
 GOODBYE_RESPONSE = "utter_goodbye"
 BOT_UNAVAILABLE_RESPONSE = "utter_channel_ivr_bot_unavailable"
 NOTHING_SAID_RESPONSE = "utter_channel_ivr_nothing_said"
@@ -84,7 +82,7 @@ OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
 class IvrOutput(OutputChannel):
-    """Collects one turn's bot messages, with their response names and values."""
+    """Collects one turn's bot messages, with their response names and channel metadata."""
 
     def __init__(self) -> None:
         self.messages: list[BotMessage] = []
@@ -100,6 +98,14 @@ class IvrOutput(OutputChannel):
         self.messages.append(BotMessage.from_rasa({**kwargs, "text": text}))
 
 
+def handoff_in(messages: Sequence[BotMessage]) -> HandoffNotice | None:
+    """The handoff ticket a bot's turn announced (in a message's channel metadata), if any."""
+    return next(
+        (message.channel_metadata.handoff for message in messages if message.channel_metadata.handoff),
+        None,
+    )
+
+
 def call_action(messages: Sequence[BotMessage]) -> tuple[CallAction, str | None, bool]:
     """What happens to the call after the bot's turn.
 
@@ -108,37 +114,35 @@ def call_action(messages: Sequence[BotMessage]) -> tuple[CallAction, str | None,
         a goodbye, else `continue`), the handoff ticket's number if any, and whether the
         handoff is a scheduled callback.
     """
-    for message in messages:
-        if message.response in TRANSFER_RESPONSES:
-            return "transfer", message.values.get("ticket_id"), False
-    for message in messages:
-        if message.response == CALLBACK_RESPONSE:
-            return "hangup", message.values.get("ticket_id"), True
+    handoff = handoff_in(messages)
+    if handoff is not None and handoff.status == "queued":
+        return "transfer", handoff.ticket_id, False
+    if handoff is not None:
+        return "hangup", handoff.ticket_id, True
     if any(message.response == GOODBYE_RESPONSE for message in messages):
         return "hangup", None, False
     return "continue", None, False
 
 
-def transfer_json(queue: str, ticket_id: str | None, ticket: Mapping[str, Any] | None) -> dict[str, Any]:
+def transfer_json(queue: str, handoff: HandoffNotice | None) -> dict[str, Any]:
     """The `transfer` object: where to, and what the agent needs (from the ticket)."""
-    context = (ticket or {}).get("context")
     return {
         "queue": queue,
-        "ticket_id": ticket_id,
-        "priority": (ticket or {}).get("priority"),
-        "reason": (ticket or {}).get("reason"),
-        "order_id": (ticket or {}).get("order_id"),
-        "summary": context.get("summary") if isinstance(context, Mapping) else None,
+        "ticket_id": handoff.ticket_id if handoff else None,
+        "priority": handoff.priority if handoff else None,
+        "reason": handoff.reason if handoff else None,
+        "order_id": handoff.order_id if handoff else None,
+        "summary": handoff.summary if handoff else None,
     }
 
 
-def callback_json(ticket_id: str | None, ticket: Mapping[str, Any] | None) -> dict[str, Any]:
+def callback_json(handoff: HandoffNotice) -> dict[str, Any]:
     """The `callback` object: the ticket a person calls back on, and when."""
     return {
-        "ticket_id": ticket_id,
-        "callback_at": (ticket or {}).get("callback_at"),
-        "priority": (ticket or {}).get("priority"),
-        "reason": (ticket or {}).get("reason"),
+        "ticket_id": handoff.ticket_id,
+        "callback_at": handoff.callback_at,
+        "priority": handoff.priority,
+        "reason": handoff.reason,
     }
 
 
@@ -189,7 +193,6 @@ class IvrInput(InputChannel):
         self._clock = clock
         self.shared_state = shared_state if shared_state is not None else SharedState()
         self.calls = CallBook(self.shared_state)
-        self.tickets = HandoffTickets(settings.records_url, settings.records_token)
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         """The routes: `GET /` (health) and `POST /turn`."""
@@ -232,7 +235,6 @@ class IvrInput(InputChannel):
 
         @bp.listener("after_server_stop")
         async def close_clients(*_: Any) -> None:
-            self.tickets.close()
             if self.shared_state.shared:
                 await self.shared_state.client().close()
 
@@ -320,22 +322,22 @@ class IvrInput(InputChannel):
         speech, options = turn_speech(output.messages, self.texts)
         call.options = options
         call.last_speech = speech or self._say(NOTHING_SAID_RESPONSE)
-        action, ticket_id, callback = call_action(output.messages)
+        action, _, callback = call_action(output.messages)
         logger.info("ivr: turn %d of call %s answered (%s)", turn.turn_id, turn.call_id, action)
         if action == "hangup":
             call.ended = True
-        if ticket_id is None:
+        handoff = handoff_in(output.messages)
+        if handoff is None:
             return reply_json(turn, call.last_speech, action)
-        ticket = await self.tickets.get(ticket_id)
         if callback:
-            return reply_json(turn, call.last_speech, action, callback=callback_json(ticket_id, ticket))
-        transfer = transfer_json(self.settings.transfer_queue, ticket_id, ticket)
+            return reply_json(turn, call.last_speech, action, callback=callback_json(handoff))
+        transfer = transfer_json(self.settings.transfer_queue, handoff)
         return reply_json(turn, call.last_speech, action, transfer=transfer)
 
     def _unavailable(self, turn: Turn, call: Call) -> dict[str, Any]:
         """The bot cannot answer: the caller goes to a person rather than being lost."""
         call.last_speech, call.pending = self._say(BOT_UNAVAILABLE_RESPONSE), None
-        transfer = {**transfer_json(self.settings.transfer_queue, None, None), "reason": SYSTEM_ERROR_REASON}
+        transfer = {**transfer_json(self.settings.transfer_queue, None), "reason": SYSTEM_ERROR_REASON}
         return reply_json(turn, call.last_speech, "transfer", transfer=transfer)
 
     def _say(self, name: str, **values: Any) -> str:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from service_common.channel_metadata import ChannelMetadata
+
 MAX_OPTIONS = 9
 OPTIONS_RESPONSE = "utter_channel_ivr_options"
 OPTION_RESPONSE = "utter_channel_ivr_option"
@@ -54,13 +56,13 @@ class BotMessage:
         text: What the bot says.
         buttons: Its buttons (`title`, `payload`).
         response: The domain response it was made from (`utter_action`), if any.
-        values: The values the action filled the response with (e.g. `ticket_id`).
+        channel_metadata: What the action told the channel with it (a handoff ticket).
     """
 
     text: str
     buttons: tuple[Mapping[str, Any], ...] = ()
     response: str | None = None
-    values: Mapping[str, Any] = field(default_factory=dict)
+    channel_metadata: ChannelMetadata = field(default_factory=ChannelMetadata)
 
     @classmethod
     def from_rasa(cls, message: Mapping[str, Any]) -> BotMessage:
@@ -75,7 +77,7 @@ class BotMessage:
             text=str(text or ""),
             buttons=tuple(b for b in buttons if isinstance(b, Mapping)),
             response=str(response) if response else None,
-            values={k: v for k, v in message.items() if k == "ticket_id" and isinstance(v, str)},
+            channel_metadata=ChannelMetadata.of(message),
         )
 
 

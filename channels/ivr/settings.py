@@ -20,8 +20,6 @@ _QUEUE_PATTERN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 # credentials.yml key -> the environment variable credentials.yml takes it from.
 CREDENTIAL_VARIABLES = {
     "token": "IVR_TOKEN",
-    "records_url": "RECORDS_SERVICE_URL",
-    "records_token": "RECORDS_TOKEN",
 }
 
 
@@ -35,8 +33,6 @@ class IvrSettings:
 
     Attributes:
         token: The bearer token the IVR platform sends (32-256 visible ASCII characters).
-        records_url: Base URL of the record service, where a transfer's ticket is read.
-        records_token: The record service's bearer token.
         confidence_threshold: Below this ASR confidence, digits heard are confirmed first.
         transfer_queue: The platform's human queue a transfer goes to.
         max_clock_skew_s: How far a turn's timestamp may be from now before it is refused.
@@ -46,8 +42,6 @@ class IvrSettings:
     """
 
     token: str = field(repr=False)
-    records_url: str
-    records_token: str = field(repr=False)
     confidence_threshold: float = DEFAULT_CONFIDENCE_THRESHOLD
     transfer_queue: str = DEFAULT_TRANSFER_QUEUE
     max_clock_skew_s: float = DEFAULT_MAX_CLOCK_SKEW_S
@@ -61,8 +55,6 @@ class IvrSettings:
                 )
         if not _TOKEN_PATTERN.fullmatch(self.token):
             raise IvrConfigError("IVR channel: IVR_TOKEN must be 32 to 256 visible ASCII characters.")
-        if not self.records_url.startswith(("https://", "http://")):
-            raise IvrConfigError("IVR channel: RECORDS_SERVICE_URL must be an http(s) URL.")
         if not 0 < self.confidence_threshold < 1:
             raise IvrConfigError("IVR channel: confidence_threshold must be between 0 and 1.")
         if not _QUEUE_PATTERN.fullmatch(self.transfer_queue):
@@ -87,8 +79,6 @@ class IvrSettings:
             values[name] = str(value).strip()
         return cls(
             token=values["token"],
-            records_url=values["records_url"].rstrip("/"),
-            records_token=values["records_token"],
             confidence_threshold=_number(credentials, "confidence_threshold", DEFAULT_CONFIDENCE_THRESHOLD),
             transfer_queue=str(credentials.get("transfer_queue") or DEFAULT_TRANSFER_QUEUE).strip(),
             max_clock_skew_s=_number(credentials, "max_clock_skew_seconds", DEFAULT_MAX_CLOCK_SKEW_S),

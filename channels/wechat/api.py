@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from typing_extensions import Unpack
 
-from channels.tencent_api import TencentApiClient, TencentApiError, TencentApiUnavailable, TransportOptions
+from channels.common.tencent_api import (
+    TencentApiClient,
+    TencentApiError,
+    TencentApiUnavailable,
+    TransportOptions,
+)
 
 TOKEN_PATH = "/cgi-bin/token"  # noqa: S105 - a URL path, not a secret
 SEND_PATH = "/cgi-bin/message/custom/send"

@@ -5,10 +5,12 @@ and `POST /webhook` (message push). The protocol details are in `protocol.py`, t
 one-turn-per-push bookkeeping in `delivery.py`, the customer-service API in `api.py`.
 
 What the channel remembers between two pushes (the signed queries seen in plain mode,
-pictures waiting for their text, the numbered options shown, which process took a push)
-is in the channels' shared state (`channels.common.shared_state`): this process's memory
-by default, Redis with `CHANNEL_STATE_REDIS_URL`, so that any Rasa process can serve any
-push of any shopper.
+pictures waiting for their text, the numbered options shown, whether the bot's last turn
+asked for a complaint's details, which process took a push) is in the channels' shared
+state (`channels.common.shared_state`): this process's memory by default, Redis with
+`CHANNEL_STATE_REDIS_URL`, so that any Rasa process can serve any push of any shopper.
+What the bot decided comes with its messages (`service_common.channel_metadata`): the
+channel reads no tracker for it.
 """
 
 from __future__ import annotations
@@ -60,10 +62,12 @@ from channels.wechat.protocol import (
     split_into_messages,
 )
 from channels.wechat.settings import WeChatConfigError, WeChatSettings
+from service_common.channel_metadata import ChannelMetadata, EvidenceFor
+from service_common.channels import WECHAT_CHANNEL
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_NAME = "wechat"
+CHANNEL_NAME = WECHAT_CHANNEL
 MAX_BODY_BYTES = 64 * 1024
 MAX_ECHOSTR_CHARS = 128
 # Images wait this long for the shopper's next message, at most this many per shopper.
@@ -71,11 +75,11 @@ ATTACHMENT_TTL_S = 3600.0
 MAX_ATTACHMENTS = 9
 # Options shown in a turn can be picked by number until this long after.
 BUTTONS_TTL_S = 3600.0
-COMPLAINT_FORM = "complaint_form"
 # The channel's maps in the shared state.
 SIGNED_BODIES_NAMESPACE = "wechat:signed_bodies"
 ATTACHMENTS_NAMESPACE = "wechat:attachments"
 BUTTONS_NAMESPACE = "wechat:buttons"
+EVIDENCE_NAMESPACE = "wechat:evidence_for"
 PUSHES_NAMESPACE = "wechat:pushes"
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -86,11 +90,24 @@ class PushRefused(Exception):
 
 
 class WeChatOutput(NumberedTextOutput):
-    """Collects one WeChat turn's answers as texts; options become numbered lines."""
+    """Collects one WeChat turn's answers as texts; options become numbered lines.
+
+    Attributes:
+        evidence_for: What pictures sent after the turn are evidence for, when one of its
+            messages says so in its channel metadata (a complaint question); else None.
+    """
+
+    def __init__(self, buttons_prompt: str) -> None:
+        super().__init__(buttons_prompt)
+        self.evidence_for: EvidenceFor | None = None
 
     @classmethod
     def name(cls) -> str:
         return CHANNEL_NAME
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        self.evidence_for = ChannelMetadata.of(message).evidence_for or self.evidence_for
+        await super().send_response(recipient_id, message)
 
 
 class WeChatRelayError(Exception):
@@ -220,6 +237,9 @@ class WeChatInput(InputChannel):
         self._attachments = state.map(ATTACHMENTS_NAMESPACE, ATTACHMENT_TTL_S)
         # Conversation id -> the payloads of the numbered options shown last.
         self._buttons = state.map(BUTTONS_NAMESPACE, BUTTONS_TTL_S)
+        # Conversation id -> what pictures are evidence for, while the bot's last turn
+        # asked for it (a complaint's details); as long as pictures wait for their text.
+        self._evidence_for = state.map(EVIDENCE_NAMESPACE, ATTACHMENT_TTL_S)
         self._background: set[asyncio.Task[None]] = set()
         self._app: Any = None
         if self.api is None:
@@ -286,11 +306,10 @@ class WeChatInput(InputChannel):
             inbound = interpret(message, push.fields["MsgType"])
             if inbound.kind == "ignore":
                 return response.text("success")
-            agent = getattr(request.app.ctx, "agent", None)
             key = dedupe_key(push.fields)
             delivery, first = self.deliveries.get_or_start(
                 key,
-                lambda: self._turn(inbound, key, on_new_message, agent),
+                lambda: self._turn(inbound, key, on_new_message),
                 lambda texts: self._push_later(inbound.openid, texts),
             )
             if not first:
@@ -369,13 +388,13 @@ class WeChatInput(InputChannel):
 
     # -- the turn and its answer
 
-    async def _turn(self, inbound: Inbound, key: str, on_new_message: OnNewMessage, agent: Any) -> list[str]:
+    async def _turn(self, inbound: Inbound, key: str, on_new_message: OnNewMessage) -> list[str]:
         """Runs the push's one bot turn, or gives the channel's own answer; never raises."""
         conversation = conversation_id_for(inbound.openid, self.settings.token)
         if inbound.kind == "answer":
             return [self.texts(inbound.text)]
         if inbound.kind == "image":
-            return [await self._keep_image(conversation, inbound.attachment, agent)]
+            return [await self._keep_image(conversation, inbound.attachment)]
         text = inbound.text
         if inbound.details.get("msg_type") == "text":
             text = choose_button(text, await self._buttons.get(conversation) or []) or text
@@ -408,6 +427,10 @@ class WeChatInput(InputChannel):
             await self._buttons.put(conversation, output.button_payloads)
         else:
             await self._buttons.pop(conversation)
+        if output.evidence_for:
+            await self._evidence_for.put(conversation, output.evidence_for)
+        else:
+            await self._evidence_for.pop(conversation)
         return self._fit_one_reply(inbound.openid, split_into_messages(output.texts))
 
     def _fit_one_reply(self, openid: str, messages: list[str]) -> list[str]:
@@ -425,11 +448,13 @@ class WeChatInput(InputChannel):
                        len(messages))
         return messages[:1]
 
-    async def _keep_image(self, conversation: str, attachment: dict[str, str | None], agent: Any) -> str:
-        """Keeps an image for the shopper's next message; evidence during a complaint."""
-        evidence = await _active_loop(agent, conversation) == COMPLAINT_FORM
+    async def _keep_image(self, conversation: str, attachment: dict[str, str | None]) -> str:
+        """Keeps an image for the shopper's next message; evidence while the bot's last
+        turn asked for a complaint's details."""
+        evidence_for = await self._evidence_for.get(conversation)
+        evidence = isinstance(evidence_for, str)
         if evidence:
-            attachment = {**attachment, "evidence_for": "complaint"}
+            attachment = {**attachment, "evidence_for": evidence_for}
         # Read, then written: two pictures of one shopper at the same instant on two
         # processes may keep only one of them.
         kept = await self._attachments.get(conversation) or []
@@ -468,19 +493,6 @@ class WeChatInput(InputChannel):
                 logger.error("wechat: customer-service message %d of %d not delivered (%s)",
                              number, len(texts), error)
                 return
-
-
-async def _active_loop(agent: Any, conversation: str) -> str | None:
-    """The form the conversation is in (from Rasa's tracker store), or None."""
-    store = getattr(agent, "tracker_store", None)
-    if store is None:
-        return None
-    try:
-        tracker = await store.retrieve(conversation)
-    except Exception as error:  # the image is still kept; only the answer is less specific
-        logger.warning("wechat: tracker not readable (%s)", type(error).__name__)
-        return None
-    return str(tracker.active_loop_name) if tracker is not None and tracker.active_loop_name else None
 
 
 def _arg(args: Mapping[str, Any], name: str) -> str:

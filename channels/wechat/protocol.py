@@ -25,6 +25,7 @@ from wechatpy.replies import TextReply
 
 from channels.common.speech_transcript import speech_text
 from channels.common.tencent_push import MAX_TEXT_CHARS, MalformedMessage
+from service_common.channels import WECHAT_CHANNEL
 
 # WeChat's limit on one text message (passive reply or customer-service message), in UTF-8 bytes.
 MAX_MESSAGE_BYTES = 2048
@@ -255,7 +256,7 @@ def interpret(message: Any, msg_type: str) -> Inbound:
         # The shape the record service keeps as complaint evidence (channel-neutral).
         attachment = {
             "kind": "image",
-            "channel": "wechat",
+            "channel": WECHAT_CHANNEL,
             "media_id": str(message.media_id or "") or None,
             "url": str(message.image or "") or None,
             "received_at": _utc_iso(message.time),

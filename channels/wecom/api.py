@@ -13,7 +13,12 @@ from typing import Any
 
 from typing_extensions import Unpack
 
-from channels.tencent_api import TencentApiClient, TencentApiError, TencentApiUnavailable, TransportOptions
+from channels.common.tencent_api import (
+    TencentApiClient,
+    TencentApiError,
+    TencentApiUnavailable,
+    TransportOptions,
+)
 from channels.wecom.protocol import MalformedMessage, SyncPage, parse_sync_page
 
 TOKEN_PATH = "/cgi-bin/gettoken"  # noqa: S105 - a URL path, not a secret

@@ -49,10 +49,11 @@ from channels.wecom.protocol import (
     send_parts,
 )
 from channels.wecom.pulls import PullQueue
+from service_common.channels import WECOM_CHANNEL
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_NAME = "wecom"
+CHANNEL_NAME = WECOM_CHANNEL
 # Options shown in a turn can be picked by number until this long after.
 BUTTONS_TTL_S = 3600.0
 BUTTONS_NAMESPACE = "wecom:buttons"

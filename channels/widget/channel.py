@@ -67,10 +67,11 @@ from channels.widget.tokens import (
     session_key,
     sign_shopper_token,
 )
+from service_common.channels import WIDGET_CHANNEL
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_NAME = "widget"
+CHANNEL_NAME = WIDGET_CHANNEL
 # The order system's account kind of the shop's web accounts (a shopper token's `sub`).
 ACCOUNT_KIND = "web"
 SOCKETIO_PATH = "/webhooks/widget/socket.io"

@@ -32,14 +32,9 @@ from record_service.desk.bot import BotClient, BotError, BotUnavailableError, co
 from record_service.desk.repository import DeskRepository, DeskTicket
 from record_service.repository import iso, utc_now
 from record_service.transactions import in_transaction
+from service_common.channels import RELAYED_CHANNELS
 from service_common.http import ApiError, run_blocking
 from service_common.pii import mask_personal_data
-
-# The channels whose Rasa input channel delivers a message written outside a bot turn
-# (the bot pauses only on these: bot/actions/handoff.py RELAYED_CHANNELS). On the others
-# (the phone line transfers the call; the REST webhook has nobody listening) an agent's
-# reply would be logged and never reach the shopper.
-RELAYED_CHANNELS = frozenset({"widget", "wechat"})
 
 logger = logging.getLogger(__name__)
 

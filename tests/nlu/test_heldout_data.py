@@ -49,6 +49,7 @@ def test_no_heldout_example_is_a_training_example(heldout: list[dict], training_
     assert repeated == []
 
 
+@pytest.mark.slow  # compares every pair of examples
 def test_no_heldout_example_is_a_near_copy_of_a_training_example(
     heldout: list[dict], training_texts: dict[str, str]
 ) -> None:

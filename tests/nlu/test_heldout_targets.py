@@ -13,6 +13,8 @@ ORDER_ID_F1_TARGET = 0.98
 # here is a floor just below that spread, against regressions.
 INTENT_MACRO_F1_TARGETS = {HELDOUT_PATH: 0.95, SHOPPERS_HELDOUT_PATH: 0.92}
 
+pytestmark = pytest.mark.slow  # evaluates the trained model
+
 
 @pytest.mark.parametrize("heldout", list(INTENT_MACRO_F1_TARGETS), ids=lambda path: path.stem)
 def test_heldout_targets(heldout: Path) -> None:

@@ -12,6 +12,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from bot.actions.complaints import (
+    ActionAskComplaintCategory,
+    ActionAskComplaintDescription,
+    ActionAskContactPhone,
     ActionCreateComplaint,
     ValidateComplaintForm,
     complaint_evidence,
@@ -32,6 +35,7 @@ from tests.fixtures.actions import (
     new_conversation_id,
     said,
     stored_records,
+    told_channel,
     verified_slots,
 )
 from tests.fixtures.servers import RunningService
@@ -444,3 +448,38 @@ async def test_venting_about_an_order_on_its_way_also_says_where_it_is(
 def test_a_button_payload_is_never_a_description() -> None:
     assert not is_description('/file_complaint{"complaint_category": "logistics"}')
     assert is_description("你们这快递一个星期了还没到，用脚送的吗")
+
+
+# ---- what the channel is told: pictures sent while a complaint question is open are evidence
+
+
+@pytest.mark.parametrize(
+    ("ask", "slot", "first", "again"),
+    [
+        (ActionAskComplaintDescription, "complaint_description", "utter_ask_complaint_description",
+         "utter_ask_complaint_description_again"),
+        (ActionAskComplaintCategory, "complaint_category", "utter_ask_complaint_category",
+         "utter_ask_complaint_category_again"),
+        (ActionAskContactPhone, "contact_phone", "utter_ask_contact_phone", "utter_ask_contact_phone_again"),
+    ],
+)
+async def test_each_complaint_question_tells_the_channel_pictures_are_evidence(
+    ask: type[ActionAskComplaintDescription], slot: str, first: str, again: str, domain: DomainDict
+) -> None:
+    asked_once = {"form_prompt": {"form": FORM, "slot": slot, "asked": 1, "activation": 1}}
+    told = []
+    for slots in ({}, asked_once):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(history=[{"event": "active_loop", "name": FORM}], slots=slots, active_loop=FORM)
+        await ask().run(dispatcher, tracker, domain)
+        told += told_channel(dispatcher)
+
+    assert told == [(first, {"evidence_for": "complaint"}), (again, {"evidence_for": "complaint"})]
+
+
+async def test_the_complaint_created_tells_the_channel_nothing(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    _, dispatcher = await create(domain, new_conversation_id(), complaint_slots())
+
+    assert told_channel(dispatcher) == [("utter_complaint_created", None)]

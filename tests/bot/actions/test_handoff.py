@@ -6,7 +6,7 @@ and 08:00 are outside.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -31,6 +31,7 @@ from tests.fixtures.actions import (
     new_conversation_id,
     said,
     stored_records,
+    told_channel,
     user_event,
     verified_slots,
 )
@@ -373,3 +374,104 @@ async def test_hand_off_without_announcement_says_nothing_while_queued(
 
     assert said(dispatcher) == []
     assert [r["details"]["reason"] for r in stored_records(records_client, conversation)] == ["urgent"]
+
+
+# ---- what the channel is told (service_common/channel_metadata.py): the phone line puts
+# the call through with it, without reading the record service
+
+
+def handoff_told(details: dict[str, Any], status: str, **changes: Any) -> dict[str, Any]:
+    """The channel metadata of a message announcing the handoff of a stored record's `details`."""
+    notice = {
+        "ticket_id": details["ticket_id"],
+        "status": status,
+        "priority": details["priority"],
+        "reason": details["reason"],
+        "order_id": None,
+        "summary": details["context"]["summary"],
+        "callback_at": details["callback_at"],
+    }
+    return {"handoff": {**notice, **changes}}
+
+
+async def test_the_message_announcing_a_queued_handoff_tells_the_channel_the_ticket(
+    open_hours: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+
+    _, dispatcher = await run_handoff(domain, conversation, "request_compensation")
+
+    [record] = stored_records(records_client, conversation)
+    assert told_channel(dispatcher) == [
+        ("utter_handoff_beyond_authority", None),
+        ("utter_handoff_queued_urgent", handoff_told(record["details"], "queued")),
+    ]
+    assert handoff_told(record["details"], "queued")["handoff"]["priority"] == 2
+
+
+async def test_a_handoff_of_a_verified_order_tells_the_channel_the_order(
+    open_hours: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+
+    _, dispatcher = await run_handoff(domain, conversation, "request_human", slots=verified_slots("8800002002"))
+
+    [record] = stored_records(records_client, conversation)
+    assert told_channel(dispatcher) == [
+        ("utter_handoff_queued", handoff_told(record["details"], "queued", order_id="8800002002")),
+    ]
+
+
+async def test_a_scheduled_callback_tells_the_channel_when_in_utc_as_the_record_service(
+    action_services: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    install_services(action_services, clock=fixed_clock(beijing_today_at(23)))
+    conversation = new_conversation_id()
+
+    _, dispatcher = await run_handoff(domain, conversation, "request_human")
+
+    [record] = stored_records(records_client, conversation)
+    callback_at = (beijing_today_at(9) + timedelta(days=1)).astimezone(timezone.utc).isoformat()
+    assert record["details"]["callback_at"] == callback_at
+    assert told_channel(dispatcher) == [
+        ("utter_handoff_callback", handoff_told(record["details"], "callback_scheduled")),
+    ]
+
+
+async def test_a_relayed_channel_without_an_agent_online_is_told_the_queued_ticket(
+    open_hours: Services, records_client: RecordsClient, domain: DomainDict
+) -> None:
+    conversation = new_conversation_id()
+
+    _, dispatcher = await run_handoff(domain, conversation, "request_human", channel="widget")
+
+    [record] = stored_records(records_client, conversation)
+    assert told_channel(dispatcher) == [
+        ("utter_handoff_no_agent_online", handoff_told(record["details"], "queued")),
+    ]
+
+
+async def test_a_handoff_queued_while_the_record_service_is_down_tells_the_channel_all_the_same(
+    open_hours: Services,
+    down_records_client: RecordsClient,
+    records_client: RecordsClient,
+    domain: DomainDict,
+) -> None:
+    install_services(open_hours, records=down_records_client)
+    conversation = new_conversation_id()
+
+    _, dispatcher = await run_handoff(domain, conversation, "request_human")
+
+    assert deliver_queued(open_hours, records_client, conversation) == 0
+    [record] = stored_records(records_client, conversation)
+    assert told_channel(dispatcher) == [("utter_handoff_queued", handoff_told(record["details"], "queued"))]
+
+
+async def test_a_handoff_the_outbox_cannot_keep_tells_the_channel_nothing(
+    open_hours: Services, broken_outbox: WriteOutbox, domain: DomainDict
+) -> None:
+    install_services(open_hours, outbox=broken_outbox)
+
+    _, dispatcher = await run_handoff(domain, new_conversation_id(), "request_human")
+
+    assert told_channel(dispatcher) == [("utter_handoff_unavailable", None)]

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # Rasa validates the data and replays the stories on the trained model
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MODEL = REPO_ROOT / "bot" / "models" / "aftersales.tar.gz"
 

@@ -170,6 +170,7 @@ def test_synonyms_are_also_known_by_their_normalised_surface() -> None:
     }
 
 
+@pytest.mark.slow  # every training example
 def test_every_project_annotation_survives_normalisation(nlu_data: TrainingData) -> None:
     data = load_data(str(NLU_DATA), language="zh")
     before = {id(m): (m.get(TEXT), list(m.get(ENTITIES) or [])) for m in data.training_examples}
@@ -355,6 +356,7 @@ def test_entity_surfaces_align_with_token_boundaries(jieba_cut: Any, nlu_data: T
     assert misaligned == []
 
 
+@pytest.mark.slow  # every training example
 def test_every_project_annotation_aligns_with_tokens(tokenizer: JiebaTokenizer) -> None:
     """DIET learns only entities that start and end on token boundaries (Rasa warns otherwise)."""
     data = tokenizer.process_training_data(

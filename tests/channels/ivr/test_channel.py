@@ -19,21 +19,25 @@ from typing import Any
 import pytest
 import requests
 import yaml
+from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import UserMessage
+from rasa.core.nlg.response import TemplatedNaturalLanguageGenerator
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa_sdk.executor import CollectingDispatcher
 
 from channels.ivr.channel import (
     BOT_UNAVAILABLE_RESPONSE,
-    CALLBACK_RESPONSE,
     GOODBYE_RESPONSE,
-    TRANSFER_RESPONSES,
     IvrInput,
+    IvrOutput,
     call_action,
 )
 from channels.ivr.inbound import CONFIRM_RESPONSES, SAY_AGAIN_RESPONSE
 from channels.ivr.protocol import MAX_BODY_BYTES, Turn, conversation_id_for, message_id_for
 from channels.ivr.render import BotMessage, read_digits, speakable
 from channels.ivr.settings import IvrSettings
-from tests.fixtures.actions import stopped_service_url
+from service_common.channel_metadata import ChannelMetadata, HandoffNotice
 from tests.fixtures.servers import REPO_ROOT
 from tests.fixtures.stack import Stack
 
@@ -50,22 +54,113 @@ def domain_text(name: str, **values: Any) -> str:
 # ---- which way a turn ends (pure, with messages shaped as Rasa hands them over)
 
 
-def test_a_queued_handoff_transfers_a_callback_or_a_goodbye_hangs_up() -> None:
-    def rasa_message(response: str, **values: Any) -> BotMessage:
-        return BotMessage.from_rasa({"text": "…", "utter_action": response, "template": response, **values})
+def rasa_message(response: str, handoff: HandoffNotice | None = None, **values: Any) -> BotMessage:
+    """A bot message as Rasa hands it over: with its handoff ticket's channel metadata, if any."""
+    told = ChannelMetadata(handoff=handoff).message_values() if handoff else {}
+    return BotMessage.from_rasa({"text": "…", "utter_action": response, "template": response, **values, **told})
 
-    [queued, urgent] = sorted(TRANSFER_RESPONSES)
-    assert call_action([rasa_message(queued, ticket_id="HO1")]) == ("transfer", "HO1", False)
-    assert call_action([rasa_message("utter_service_unavailable"), rasa_message(urgent, ticket_id="HO2")]) == (
-        "transfer", "HO2", False,
+
+def test_a_queued_handoff_transfers_a_callback_or_a_goodbye_hangs_up() -> None:
+    def handoff(ticket_id: str, status: Any = "queued") -> HandoffNotice:
+        return HandoffNotice(ticket_id, status, 6, "user_request")
+
+    queued, urgent, callback = "utter_handoff_queued", "utter_handoff_queued_urgent", "utter_handoff_callback"
+    assert call_action([rasa_message(queued, handoff("HO1"), ticket_id="HO1")]) == ("transfer", "HO1", False)
+    assert call_action(
+        [rasa_message("utter_service_unavailable"), rasa_message(urgent, handoff("HO2"), ticket_id="HO2")]
+    ) == ("transfer", "HO2", False)
+    assert call_action([rasa_message(callback, handoff("HO3", "callback_scheduled"), ticket_id="HO3")]) == (
+        "hangup", "HO3", True,
     )
-    assert call_action([rasa_message(CALLBACK_RESPONSE, ticket_id="HO3")]) == ("hangup", "HO3", True)
     assert call_action([rasa_message(GOODBYE_RESPONSE)]) == ("hangup", None, False)
     assert call_action([rasa_message("utter_anything_else"), BotMessage("好的")]) == ("continue", None, False)
 
 
+def test_a_handoff_response_without_its_ticket_in_the_channel_metadata_is_no_transfer() -> None:
+    # The response name alone tells nothing: only the ticket the action attached does.
+    assert call_action([rasa_message("utter_handoff_queued", ticket_id="HO1")]) == ("continue", None, False)
+    malformed = BotMessage.from_rasa({"text": "…", "channel_metadata": {"handoff": {"ticket_id": "HO1"}}})
+    assert call_action([malformed]) == ("continue", None, False)
+
+
+async def test_the_ticket_an_action_attaches_reaches_the_output_channel_through_rasa() -> None:
+    # As bot/actions/handoff.py says it, through Rasa's own handling of an action's answer.
+    notice = HandoffNotice("HO1", "queued", 6, "user_request", None, "诉求：顾客要求人工服务")
+    dispatcher = CollectingDispatcher()
+    dispatcher.utter_message(
+        response="utter_handoff_queued", ticket_id="HO1", **ChannelMetadata(handoff=notice).message_values()
+    )
+    domain = Domain.load(str(REPO_ROOT / "domain.yml"))
+    output = IvrOutput()
+
+    uttered = await RemoteAction._utter_responses(
+        dispatcher.messages, output, TemplatedNaturalLanguageGenerator(domain.responses),
+        DialogueStateTracker("ivr-test", domain.slots),
+    )
+    for event in uttered:
+        await output.send_response("ivr-test", event.message())
+
+    [message] = output.messages
+    assert (message.text, message.response) == (
+        RESPONSES["utter_handoff_queued"][0]["text"].format(ticket_id="HO1"), "utter_handoff_queued",
+    )
+    assert message.channel_metadata == ChannelMetadata(handoff=notice)
+    assert call_action(output.messages) == ("transfer", "HO1", False)
+
+
+class HandingOverBot:
+    """Stands in for Rasa's agent: answers each turn with one message carrying `told`."""
+
+    def __init__(self, response: str, told: ChannelMetadata) -> None:
+        self.message = {"text": "已为您转接人工客服", "utter_action": response, **told.message_values()}
+
+    async def __call__(self, message: UserMessage) -> None:
+        assert message.output_channel is not None
+        await message.output_channel.send_response(message.sender_id, dict(self.message))
+
+
+async def test_a_transfer_takes_its_context_from_the_bot_s_message() -> None:
+    channel = IvrInput(IvrSettings(token="t" * 32))
+    notice = HandoffNotice("HO26112012345678", "queued", 2, "beyond_authority", "8800002002", "诉求：顾客要求赔偿")
+    bot = HandingOverBot("utter_handoff_queued_urgent", ChannelMetadata(handoff=notice))
+
+    status, reply = await channel.reply_to(Turn("CA-2", 1, 0, transcript="我要赔偿", confidence=0.9), bot)
+
+    assert (status, reply["action"]) == (200, "transfer")
+    assert reply["transfer"] == {"queue": "aftersales", "ticket_id": "HO26112012345678", "priority": 2,
+                                 "reason": "beyond_authority", "order_id": "8800002002",
+                                 "summary": "诉求：顾客要求赔偿"}
+    assert "callback" not in reply
+
+
+async def test_a_scheduled_callback_hangs_up_with_its_time_from_the_bot_s_message() -> None:
+    channel = IvrInput(IvrSettings(token="t" * 32))
+    notice = HandoffNotice("HO26112023000001", "callback_scheduled", 6, "user_request",
+                           callback_at="2026-11-21T01:00:00+00:00")
+    bot = HandingOverBot("utter_handoff_callback", ChannelMetadata(handoff=notice))
+
+    status, reply = await channel.reply_to(Turn("CA-3", 1, 0, transcript="转人工", confidence=0.9), bot)
+
+    assert (status, reply["action"]) == (200, "hangup")
+    assert reply["callback"] == {"ticket_id": "HO26112023000001", "callback_at": "2026-11-21T01:00:00+00:00",
+                                 "priority": 6, "reason": "user_request"}
+    assert "transfer" not in reply
+    call = await channel.calls.get("CA-3")
+    assert call is not None and call.ended
+
+
+async def test_a_message_without_channel_metadata_goes_on_with_the_call() -> None:
+    channel = IvrInput(IvrSettings(token="t" * 32))
+    bot = HandingOverBot("utter_handoff_queued", ChannelMetadata())
+
+    status, reply = await channel.reply_to(Turn("CA-4", 1, 0, transcript="转人工", confidence=0.9), bot)
+
+    assert (status, reply["action"]) == (200, "continue")
+    assert "transfer" not in reply and "callback" not in reply
+
+
 async def test_a_bot_that_fails_on_a_turn_puts_the_caller_through_to_a_person() -> None:
-    channel = IvrInput(IvrSettings(token="t" * 32, records_url=stopped_service_url(), records_token="r"))
+    channel = IvrInput(IvrSettings(token="t" * 32))
     received: list[UserMessage] = []
 
     async def failing_bot(message: UserMessage) -> None:

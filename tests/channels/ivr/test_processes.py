@@ -27,7 +27,6 @@ from channels.ivr.inbound import CONFIRM_RESPONSES
 from channels.ivr.protocol import Turn, message_id_for
 from channels.ivr.render import read_digits, speakable
 from channels.ivr.settings import IvrSettings
-from tests.fixtures.actions import stopped_service_url
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DOWN_REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
@@ -72,7 +71,7 @@ async def redis_prefix() -> AsyncIterator[str]:
 @pytest.fixture
 async def two_processes(redis_prefix: str) -> AsyncIterator[tuple[IvrInput, IvrInput]]:
     """The channel as two Rasa processes build it from credentials.yml, each with its own Redis client."""
-    settings = IvrSettings(token="t" * 32, records_url=stopped_service_url(), records_token="r")
+    settings = IvrSettings(token="t" * 32)
     one = IvrInput(settings, shared_state=SharedState(REDIS_URL, redis_prefix))
     other = IvrInput(settings, shared_state=SharedState(REDIS_URL, redis_prefix))
     yield one, other
@@ -190,7 +189,7 @@ async def test_a_call_hung_up_on_one_process_takes_no_turn_on_the_other(
 
 
 async def test_with_redis_down_every_turn_is_still_answered(caplog: pytest.LogCaptureFixture) -> None:
-    settings = IvrSettings(token="t" * 32, records_url=stopped_service_url(), records_token="r")
+    settings = IvrSettings(token="t" * 32)
     channel = IvrInput(settings, shared_state=SharedState(DOWN_REDIS_URL, f"test-down-{uuid.uuid4().hex[:8]}"))
     bot = RecordingBot()
     call_id = f"CA-{uuid.uuid4().hex[:8]}"

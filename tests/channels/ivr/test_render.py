@@ -16,6 +16,7 @@ from channels.ivr.render import (
     speakable,
     turn_speech,
 )
+from service_common.channel_metadata import ChannelMetadata, HandoffNotice
 
 TEXTS = ChannelTexts.load(CHANNEL_TEXTS)
 
@@ -77,7 +78,8 @@ def test_a_turn_is_one_speech_and_the_options_of_its_last_buttons() -> None:
     assert turn_speech([BotMessage("好的。")], TEXTS) == ("好的。", [])
 
 
-def test_a_message_from_rasa_keeps_its_response_name_and_ticket_only() -> None:
+def test_a_message_from_rasa_keeps_its_response_name_and_channel_metadata_only() -> None:
+    notice = HandoffNotice("HO26112312345678", "queued", 6, "user_request", None, "诉求：顾客要求人工服务")
     message = BotMessage.from_rasa(
         {
             "text": "已为您转接人工客服",
@@ -86,8 +88,9 @@ def test_a_message_from_rasa_keeps_its_response_name_and_ticket_only() -> None:
             "template": "utter_handoff_queued",
             "ticket_id": "HO26112312345678",
             "timestamp": 1.0,
+            **ChannelMetadata(handoff=notice).message_values(),
         }
     )
-    assert message == BotMessage("已为您转接人工客服", (), "utter_handoff_queued", {"ticket_id": "HO26112312345678"})
+    assert message == BotMessage("已为您转接人工客服", (), "utter_handoff_queued", ChannelMetadata(handoff=notice))
     assert BotMessage.from_rasa({"custom": {"text": "自定义"}}).text == "自定义"
     assert BotMessage.from_rasa({"text": None, "quick_replies": [{"title": "是"}]}).buttons == ({"title": "是"},)

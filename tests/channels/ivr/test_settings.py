@@ -24,24 +24,18 @@ from channels.ivr.settings import (
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TOKEN = secrets.token_urlsafe(24)  # generated: no secret-looking literal in the repo
-VALID: dict[str, Any] = {
-    "token": TOKEN,
-    "records_url": "http://127.0.0.1:5071/",
-    "records_token": "records-token-0123456789",
-}
+VALID: dict[str, Any] = {"token": TOKEN}
 
 
 def test_valid_credentials_and_defaults() -> None:
     settings = IvrSettings.from_credentials(VALID)
     assert settings == IvrSettings(
         token=TOKEN,
-        records_url="http://127.0.0.1:5071",
-        records_token="records-token-0123456789",
         confidence_threshold=DEFAULT_CONFIDENCE_THRESHOLD,
         transfer_queue=DEFAULT_TRANSFER_QUEUE,
         max_clock_skew_s=DEFAULT_MAX_CLOCK_SKEW_S,
     )
-    assert TOKEN not in repr(settings) and "records-token" not in repr(settings)
+    assert TOKEN not in repr(settings)
 
 
 def test_optional_values() -> None:
@@ -62,9 +56,6 @@ def test_optional_values() -> None:
         ({"token": None}, "IVR_TOKEN"),
         ({"token": "short"}, "IVR_TOKEN"),
         ({"token": "has a space inside it 0123456789abcdef"}, "IVR_TOKEN"),
-        ({"records_url": ""}, "RECORDS_SERVICE_URL"),
-        ({"records_url": "127.0.0.1:5071"}, "RECORDS_SERVICE_URL"),
-        ({"records_token": None}, "RECORDS_TOKEN"),
         ({"confidence_threshold": "high"}, "confidence_threshold"),
         ({"confidence_threshold": 1.5}, "confidence_threshold"),
         ({"confidence_threshold": 0}, "confidence_threshold"),
@@ -96,12 +87,10 @@ def test_rasa_builds_the_channel_from_the_projects_credentials_file(
     credentials_environment: pytest.MonkeyPatch,
 ) -> None:
     section = yaml.safe_load((REPO_ROOT / "credentials.yml").read_text())["channels.ivr.IvrInput"]
-    assert section == {"token": "${IVR_TOKEN}", "records_url": "${RECORDS_SERVICE_URL}",
-                       "records_token": "${RECORDS_TOKEN}"}
+    assert section == {"token": "${IVR_TOKEN}"}
     channels = create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
     [ivr] = [channel for channel in channels if isinstance(channel, IvrInput)]
     assert ivr.settings.token == TOKEN
-    assert ivr.settings.records_url == "http://127.0.0.1:5071"
 
 
 def test_the_calls_memory_is_where_the_environment_says(credentials_environment: pytest.MonkeyPatch) -> None:
@@ -118,7 +107,7 @@ def test_the_calls_memory_is_where_the_environment_says(credentials_environment:
         IvrInput.from_credentials(VALID)
 
 
-@pytest.mark.parametrize("variable", ["IVR_TOKEN", "RECORDS_SERVICE_URL", "RECORDS_TOKEN"])
+@pytest.mark.parametrize("variable", ["IVR_TOKEN"])
 def test_rasa_stops_naming_the_variable_when_it_is_not_set(
     variable: str, credentials_environment: pytest.MonkeyPatch
 ) -> None:

@@ -31,12 +31,14 @@ from channels.common.tencent_push import parse_xml_fields, signature_of
 from channels.wechat.channel import WeChatInput
 from channels.wechat.protocol import (
     IMAGE_ANSWER,
+    IMAGE_EVIDENCE_ANSWER,
     TEXT_NAMES,
     conversation_id_for,
     dedupe_key,
     message_id_for,
 )
 from channels.wechat.settings import WeChatSettings
+from service_common.channel_metadata import ChannelMetadata
 from tests.fixtures.fake_wechat import FAKE_APP_ID, FakeWeChat
 from tests.fixtures.servers import free_port
 
@@ -46,12 +48,14 @@ TOKEN = "processToken2024"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 TEXTS = ChannelTexts.load(TEXT_NAMES)
 MENU = [{"title": "查询退款进度", "payload": "/check_refund_status"}, {"title": "申请退货", "payload": "/request_return"}]
+COMPLAINT_QUESTION = "请您具体描述一下遇到了什么问题？"
 
 
 @dataclass
 class RecordingBot:
     """Stands in for Rasa's agent: records each turn and answers `收到：<text>` (`怎么弄`:
-    two options); a turn waits while `release` is not set."""
+    two options; `我要投诉`: a complaint question, whose channel metadata says pictures are
+    evidence); a turn waits while `release` is not set."""
 
     turns: list[UserMessage] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
@@ -66,6 +70,9 @@ class RecordingBot:
         await self.release.wait()
         if message.text == "怎么弄":
             await message.output_channel.send_text_with_buttons(message.sender_id, "请问您想办理哪项？", MENU)
+        elif message.text == "我要投诉":
+            told = ChannelMetadata(evidence_for="complaint").message_values()
+            await message.output_channel.send_response(message.sender_id, {"text": COMPLAINT_QUESTION, **told})
         else:
             await message.output_channel.send_text_message(message.sender_id, f"收到：{message.text}")
 
@@ -252,6 +259,27 @@ async def test_a_picture_received_by_one_process_goes_with_the_text_received_by_
     assert picture == {"kind": "image", "channel": "wechat", "media_id": "crack",
                        "url": "http://mmbiz.qpic.cn/crack.jpg", "received_at": picture["received_at"]}
     assert after.metadata["attachments"] == []  # attached once
+
+
+async def test_a_complaint_question_asked_by_one_process_makes_a_picture_on_the_other_evidence(
+    fake_wechat: FakeWeChat, redis_prefix: str
+) -> None:
+    bot = RecordingBot()
+    one = make_channel(fake_wechat, SharedState(REDIS_URL, redis_prefix))
+    other = make_channel(fake_wechat, SharedState(REDIS_URL, redis_prefix))
+    openid = new_openid()
+    async with served(one, bot) as url_one, served(other, bot) as url_other:
+        assert content_of(await push(url_one, text_xml(openid, "我要投诉"))) == COMPLAINT_QUESTION
+        assert content_of(await push(url_other, image_xml(openid, "crack"))) == TEXTS(IMAGE_EVIDENCE_ANSWER)
+        assert content_of(await push(url_one, text_xml(openid, "杯子有裂缝"))) == "收到：杯子有裂缝"
+        # The bot's answer asks for no complaint's details: a picture now is no evidence.
+        assert content_of(await push(url_other, image_xml(openid, "box"))) == TEXTS(IMAGE_ANSWER)
+        assert content_of(await push(url_one, text_xml(openid, "还有"))) == "收到：还有"
+    _, with_evidence, with_picture = bot.turns
+    assert [(a["media_id"], a.get("evidence_for")) for a in with_evidence.metadata["attachments"]] == [
+        ("crack", "complaint")
+    ]
+    assert [(a["media_id"], a.get("evidence_for")) for a in with_picture.metadata["attachments"]] == [("box", None)]
 
 
 async def test_a_signed_plain_query_seen_by_one_process_cannot_carry_another_body_to_the_other(

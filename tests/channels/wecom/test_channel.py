@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from channels.wecom.protocol import conversation_id_for, message_id_for
+from tests.fixtures.desk import wait_until
 from tests.fixtures.fake_wecom import FAKE_OPEN_KFID, FakeWeCom, serve_fake_wecom
 from tests.fixtures.servers import REPO_ROOT
 from tests.fixtures.stack import Stack, rasa_beside
@@ -243,7 +244,8 @@ def test_the_same_callback_twice_and_a_callback_per_message_run_one_turn_each(pu
         assert requests.post(pulling.callback_url, params=query, data=body, timeout=15).text == "success"
     assert pulling.notify().text == "success"
     wait_for_answers(pulling.wecom, customer, 1)
-    time.sleep(1.5)
+    # Over at once if a second answer comes; otherwise after the timeout.
+    wait_until(lambda: len(pulling.wecom.sent_to(customer)) > 1, timeout_s=1.5)
     assert len(pulling.wecom.sent_to(customer)) == 1
     assert [event["message_id"] for event in pulling.user_events(customer)] == [message_id_for(item["msgid"])]
 
@@ -255,7 +257,8 @@ def test_a_wrong_signature_is_403_and_pulls_nothing(pulling: Bot) -> None:
     query, body = pulling.wecom.callback()
     refused = requests.post(pulling.callback_url, params={**query, "msg_signature": "0" * 40}, data=body, timeout=15)
     assert refused.status_code == 403
-    time.sleep(1.0)
+    # Over at once if it pulls; otherwise after the timeout.
+    wait_until(lambda: len(pulling.wecom.sync_requests) > pulls_before, timeout_s=1.0)
     assert len(pulling.wecom.sync_requests) == pulls_before
     assert pulling.user_events(customer) == [] and pulling.wecom.sent_to(customer) == []
 

@@ -268,6 +268,7 @@ def test_a_person_takes_over_in_the_workspace_and_the_bot_asks_for_a_rating(
     desk_context.close()
 
 
+@pytest.mark.slow  # runs the widget's Vitest suite with npm
 def test_widget_unit_tests_pass() -> None:
     """The widget's own Vitest suite (rendering, quick replies, order card, storage)."""
     npm = shutil.which("npm")

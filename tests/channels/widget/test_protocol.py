@@ -25,6 +25,7 @@ from channels.widget.protocol import (
     parse_user_uttered,
     render_bot_message,
 )
+from service_common.channel_metadata import ChannelMetadata, HandoffNotice
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -82,6 +83,12 @@ def test_a_message_s_rasa_id_is_the_same_for_every_copy_and_differs_between_conv
 
 def test_a_text_is_a_text() -> None:
     assert render_bot_message({"text": " 您好 ", "recipient_id": "web-a", "timestamp": 1.0}) == {"text": "您好"}
+
+
+def test_the_channel_metadata_of_a_message_is_not_shown() -> None:
+    notice = HandoffNotice("HO26112012345678", "queued", 6, "user_request", None, "诉求：顾客要求人工服务")
+    told = ChannelMetadata(handoff=notice, evidence_for="complaint").message_values()
+    assert render_bot_message({"text": "已为您转接人工客服", **told}) == {"text": "已为您转接人工客服"}
 
 
 def test_buttons_and_quick_replies_become_quick_replies() -> None:

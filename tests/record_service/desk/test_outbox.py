@@ -158,6 +158,7 @@ def started() -> Iterator[list[RunningService]]:
         service.stop()
 
 
+@pytest.mark.slow  # starts a record service of its own and waits out real backoffs
 def test_a_new_handoff_is_posted_signed_with_its_context(
     fake_rasa: FakeRasa, receiver: Receiver, tmp_path: Path, started: list[RunningService]
 ) -> None:
@@ -179,6 +180,7 @@ def test_a_new_handoff_is_posted_signed_with_its_context(
     assert (delivered["target"], delivered["attempts"], delivered["last_error"]) == ("webhook", 1, None)
 
 
+@pytest.mark.slow  # starts a record service of its own and waits out real backoffs
 def test_a_retried_request_creates_no_second_delivery(
     fake_rasa: FakeRasa, receiver: Receiver, tmp_path: Path, started: list[RunningService]
 ) -> None:
@@ -190,7 +192,8 @@ def test_a_retried_request_creates_no_second_delivery(
     first, again = create_handoff(service, body, key), create_handoff(service, body, key)
     other = create_handoff(service, handoff_body(new_id("wx")))
     wait_until(lambda: receiver.for_ticket(first["ticket_id"]) and receiver.for_ticket(other["ticket_id"]))
-    time.sleep(0.5)  # a second delivery, if there were one, would have come by now
+    # Once no delivery is pending, a second one of the first ticket, had there been one, was sent.
+    assert wait_until(lambda: deliveries(service, status="pending") == [])
 
     assert first["ticket_id"] == again["ticket_id"]
     assert len(receiver.for_ticket(first["ticket_id"])) == 1
@@ -198,6 +201,7 @@ def test_a_retried_request_creates_no_second_delivery(
     assert len(ids) == 2
 
 
+@pytest.mark.slow  # starts a record service of its own and waits out real backoffs
 def test_a_failing_receiver_gets_retries_with_backoff_and_the_same_delivery_id(
     fake_rasa: FakeRasa, receiver: Receiver, tmp_path: Path, started: list[RunningService]
 ) -> None:
@@ -220,6 +224,7 @@ def test_a_failing_receiver_gets_retries_with_backoff_and_the_same_delivery_id(
     assert [gap >= 0.5 * 0.2 * 2**n for n, gap in enumerate(gaps)] == [True, True, True]
 
 
+@pytest.mark.slow  # starts a record service of its own and waits out real backoffs
 def test_a_receiver_down_gets_the_handoff_once_it_is_back(
     fake_rasa: FakeRasa, receiver: Receiver, tmp_path: Path, started: list[RunningService]
 ) -> None:
@@ -238,6 +243,7 @@ def test_a_receiver_down_gets_the_handoff_once_it_is_back(
     assert delivered["attempts"] >= 3
 
 
+@pytest.mark.slow  # starts a record service of its own and waits out real backoffs
 def test_pending_deliveries_survive_a_restart(
     fake_rasa: FakeRasa, receiver: Receiver, tmp_path: Path, started: list[RunningService]
 ) -> None:
@@ -259,6 +265,7 @@ def test_pending_deliveries_survive_a_restart(
     assert all(delivery_when(second, t, lambda d: d["status"] == "delivered") for t in tickets)
 
 
+@pytest.mark.slow  # starts a record service of its own and waits out real backoffs
 def test_after_the_last_attempt_a_delivery_is_failed_kept_and_replayable(
     fake_rasa: FakeRasa, receiver: Receiver, tmp_path: Path, started: list[RunningService]
 ) -> None:
@@ -271,7 +278,9 @@ def test_after_the_last_attempt_a_delivery_is_failed_kept_and_replayable(
     failed = delivery_when(service, ticket["ticket_id"], lambda d: d["status"] == "failed")
     listed = deliveries(service, status="failed")
     receiver.start()
-    time.sleep(0.5)
+    later = create_handoff(service, handoff_body(new_id("wx")))
+    # A later handoff got through: the worker went round with the receiver up and left the failed one.
+    assert wait_until(lambda: receiver.for_ticket(later["ticket_id"]))
     nothing_yet = receiver.for_ticket(ticket["ticket_id"])
     replay = requests.post(f"{service.url}/api/desk/deliveries/{failed['delivery_id']}/replay",
                            headers={"Authorization": f"Bearer {SERVICE_TOKEN}"}, timeout=TIMEOUT_S)
