@@ -18,7 +18,7 @@ import json
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -38,6 +38,8 @@ from record_service.models import (
 from service_common.tickets import COMPLAINT_PREFIX, HANDOFF_PREFIX, new_ticket_id
 
 _NEW_ID_ATTEMPTS = 5
+# The service-record contract: a complaint is due at most 24 h after it was made.
+COMPLAINT_LONGEST_DUE = timedelta(hours=24)
 # The event external help desks receive for a new handoff.
 HANDOFF_CREATED = "handoff.created"
 
@@ -296,13 +298,14 @@ class RecordRepository:
 
         Raises:
             ConflictError: idempotency_conflict.
-            InvalidRequestError: due_at_not_in_future.
+            InvalidRequestError: due_at_not_in_future, due_at_beyond_24_hours.
         """
         fingerprint = _fingerprint("create_complaint", asdict(request))
         replayed = self._replay("create_complaint", idempotency_key, fingerprint)
         if replayed is not None:
             return replayed
         self._check_future(request.due_at, request.occurred_at)
+        self._check_complaint_deadline(request.due_at, request.occurred_at)
 
         def build(now: datetime) -> tuple[ServiceRecord, ComplaintTicket]:
             now = dated(request.occurred_at, now)
@@ -412,6 +415,14 @@ class RecordRepository:
         # service was down is checked against when it was opened: it may arrive overdue.
         if due_at <= (occurred_at or self.clock()):
             raise InvalidRequestError("due_at_not_in_future", "due_at must be in the future")
+
+    def _check_complaint_deadline(self, due_at: datetime, occurred_at: datetime | None) -> None:
+        # The contract (and DB23 §8.4): a complaint's solution is due at most 24 hours after
+        # it was made; a later promise is a caller's error, not a ticket to keep.
+        if due_at > (occurred_at or self.clock()) + COMPLAINT_LONGEST_DUE:
+            raise InvalidRequestError(
+                "due_at_beyond_24_hours", "a complaint is due at most 24 hours after it is made"
+            )
 
     def _replay(self, operation: str, key: str, fingerprint: str) -> Created | None:
         """What an earlier request with `key` created, or None if the key is new.

@@ -63,3 +63,20 @@ def test_every_compose_service_is_restarted_when_it_dies() -> None:
     assert {name: service.get("restart") for name, service in compose["services"].items()} == {
         name: "unless-stopped" for name in compose["services"]
     }
+
+
+def test_rasa_runs_as_replicas_behind_a_sticky_proxy() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    rasa, proxy = compose["services"]["rasa"], compose["services"]["proxy"]
+    nginx = (REPO_ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+
+    assert rasa["deploy"]["replicas"] == "${RASA_REPLICAS:-2}"
+    assert "ports" not in rasa  # replicas cannot share a host port; the proxy publishes it
+    assert rasa["environment"]["SANIC_WORKERS"] == "1"
+    assert proxy["ports"] == ["5005:5005"]
+    assert proxy["volumes"] == ["./deploy/nginx.conf:/etc/nginx/nginx.conf:ro"]
+    upstream = re.search(r"upstream rasa_replicas \{(.*?)\}", nginx, re.DOTALL)
+    assert upstream and upstream.group(1).split() == ["ip_hash;", "server", "rasa:5005;"]
+    assert "proxy_pass http://rasa_replicas;" in nginx
+    assert "proxy_set_header Upgrade $http_upgrade;" in nginx
+    assert "proxy_set_header Connection $connection_upgrade;" in nginx

@@ -530,14 +530,17 @@ def test_complaint_keeps_its_pictures_in_order(record_service: RunningService) -
 
 
 def test_complaint_due_at_in_another_zone_is_stored_in_utc(record_service: RunningService) -> None:
+    due = in_hours(20).replace(microsecond=0)
     body = complaint_body(new_id("conv"))
-    body["due_at"] = "2099-05-01T18:00:00+08:00"
+    body["due_at"] = due.astimezone(timezone(timedelta(hours=8))).isoformat()  # e.g. ...T18:00:00+08:00
 
     response = post(record_service, "/api/complaints", body, new_id("k"))
 
     assert response.status_code == 201
-    assert response.json()["ticket"]["due_at"] == "2099-05-01T10:00:00+00:00"
-    assert response.json()["record"]["details"]["due_at"] == "2099-05-01T10:00:00+00:00"
+    in_utc = due.astimezone(timezone.utc).isoformat()  # e.g. ...T10:00:00+00:00
+    assert body["due_at"].endswith("+08:00") and in_utc.endswith("+00:00")
+    assert response.json()["ticket"]["due_at"] == in_utc
+    assert response.json()["record"]["details"]["due_at"] == in_utc
 
 
 def test_complaint_replay_returns_the_same_ticket(record_service: RunningService) -> None:
@@ -569,6 +572,7 @@ def test_complaint_replay_returns_the_same_ticket(record_service: RunningService
         ({"due_at": "tomorrow"}, "invalid_due_at"),
         ({"due_at": 1714557600}, "invalid_due_at"),
         ({"due_at": "2000-01-01T00:00:00+00:00"}, "due_at_not_in_future"),
+        ({"due_at": "2099-01-01T00:00:00+00:00"}, "due_at_beyond_24_hours"),
         ({"rule": None}, "invalid_rule"),
         ({"ticket_id": "TS1"}, "invalid_ticket_id"),
         ({"ticket_id": "HO24050112345678"}, "invalid_ticket_id"),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -99,7 +100,7 @@ def test_records_survive_a_process_killed_right_after_answering(
             "category": "other",
             "description": "测试持久化",
             "contact_phone": None,
-            "due_at": "2099-01-01T00:00:00+00:00",
+            "due_at": (datetime.now(timezone.utc) + timedelta(hours=23)).isoformat(),
             "rule": "complaint_24h",
         },
         headers=headers("d-2"),

@@ -69,6 +69,30 @@ def test_due_time_must_be_after_now(sessions: sessionmaker) -> None:
     assert raised.value.code == "due_at_not_in_future"
 
 
+def test_a_complaint_is_due_at_most_24_hours_after_it_is_made(sessions: sessionmaker) -> None:
+    with transaction(sessions) as session:
+        created = RecordRepository(session, clock=lambda: NOW).create_complaint(
+            complaint(NOW + timedelta(hours=24)), "k1"
+        )
+    with transaction(sessions) as session, pytest.raises(InvalidRequestError) as raised:
+        RecordRepository(session, clock=lambda: NOW).create_complaint(
+            complaint(NOW + timedelta(hours=24, seconds=1)), "k2"
+        )
+
+    assert created.ticket.due_at == NOW + timedelta(hours=24)
+    assert raised.value.code == "due_at_beyond_24_hours"
+
+
+def test_a_late_delivery_is_held_to_24_hours_from_when_the_complaint_was_made(sessions: sessionmaker) -> None:
+    made = NOW - timedelta(hours=30)  # queued in the bot's outbox while this service was down
+    late = replace(complaint(NOW + timedelta(hours=1)), occurred_at=made)
+
+    with transaction(sessions) as session, pytest.raises(InvalidRequestError) as raised:
+        RecordRepository(session, clock=lambda: NOW).create_complaint(late, "k1")
+
+    assert raised.value.code == "due_at_beyond_24_hours"
+
+
 def test_a_retry_after_the_due_time_still_gets_its_ticket(sessions: sessionmaker) -> None:
     request = complaint(NOW + timedelta(hours=1))
     with transaction(sessions) as session:
