@@ -37,16 +37,18 @@ class _TracedGraph:
         self._function = concrete_function
         specs = tf.nest.flatten(concrete_function.structured_input_signature[0])
         self._dtypes = [spec.dtype.as_numpy_dtype for spec in specs]
-        self._ranks = [spec.shape.rank for spec in specs]
+        self._shapes = [spec.shape for spec in specs]
         self._to_tensor = tf.convert_to_tensor
 
     def accepts(self, batch_in: Sequence[Any]) -> bool:
-        """Whether every array has the traced type and rank (otherwise Rasa's path runs)."""
+        """Whether every array has the traced type and a shape the traced one admits (its
+        fixed dimensions; TensorFlow's dispatch checks them, the traced graph does not);
+        otherwise Rasa's path runs."""
         if len(batch_in) != len(self._dtypes):
             return False
         return all(
-            isinstance(array, np.ndarray) and array.dtype == dtype and array.ndim == rank
-            for array, dtype, rank in zip(batch_in, self._dtypes, self._ranks, strict=True)
+            isinstance(array, np.ndarray) and array.dtype == dtype and shape.is_compatible_with(array.shape)
+            for array, dtype, shape in zip(batch_in, self._dtypes, self._shapes, strict=True)
         )
 
     def __call__(self, batch_in: Sequence[np.ndarray]) -> Any:

@@ -10,9 +10,11 @@ written in the repository.
 from __future__ import annotations
 
 import argparse
+import hashlib
 from pathlib import Path
 from typing import Any, Literal
 
+import sqlalchemy as sa
 from alembic import command, context
 from alembic.autogenerate.api import AutogenContext
 from alembic.config import Config
@@ -59,6 +61,11 @@ def upgrade_to_head(engine: Engine, script_location: Path) -> None:
             _set_sqlite_foreign_keys(connection, enforced=False)
         try:
             with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    # Two processes starting at once on one database: the second waits for the
+                    # first's upgrade (released at its commit) instead of racing its CREATE TABLEs.
+                    connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                       {"key": _advisory_lock_key(script_location)})
                 try:
                     command.upgrade(alembic_config(script_location, connection), "head")
                 except CommandError as error:
@@ -66,6 +73,12 @@ def upgrade_to_head(engine: Engine, script_location: Path) -> None:
         finally:
             if on_sqlite:
                 _set_sqlite_foreign_keys(connection, enforced=True)
+
+
+def _advisory_lock_key(script_location: Path) -> int:
+    """A PostgreSQL advisory-lock key of its own for each service's migrations (64-bit signed)."""
+    digest = hashlib.sha256(f"aftersales-migrations:{script_location.parent.name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _set_sqlite_foreign_keys(connection: Connection, *, enforced: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -112,3 +113,31 @@ def test_on_postgresql_the_migrated_database_matches_the_models() -> None:
             assert customer_ids(engine) == ["C1"]
         finally:
             engine.dispose()
+
+
+def test_processes_starting_at_once_on_postgresql_migrate_one_after_the_other() -> None:
+    with throwaway_postgres_database() as url:
+        engines = [make_engine(url) for _ in range(4)]
+        start = threading.Barrier(len(engines))
+        failures: list[BaseException] = []
+
+        def start_service(engine: Engine) -> None:
+            start.wait()
+            try:
+                migrate(engine)
+            except BaseException as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=start_service, args=(engine,)) for engine in engines]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+
+            assert failures == []
+            assert current_revision(engines[0], VERSION_TABLE) == head_revision(SCRIPT_LOCATION)
+            assert schema_differences(engines[0], Base.metadata, VERSION_TABLE) == []
+        finally:
+            for engine in engines:
+                engine.dispose()

@@ -38,6 +38,7 @@ def test_a_batch_of_other_types_or_ranks_is_left_to_rasa() -> None:
 
     assert not graph.accepts((floats.astype(np.float64), np.array([1], dtype=np.int64)))
     assert not graph.accepts((floats, np.array([[1]], dtype=np.int64)))
+    assert not graph.accepts((np.array([[1.0, 2.0, 3.0]], dtype=np.float32), np.array([1], dtype=np.int64)))
     assert not graph.accepts((floats,))
     assert not graph.accepts((floats.tolist(), np.array([1], dtype=np.int64)))
 
